@@ -1,0 +1,3 @@
+//! The cache state machine.
+pub mod command;
+pub use command::Command;

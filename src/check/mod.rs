@@ -1,0 +1,1 @@
+//! Checkers that judge what a cluster did.

@@ -1,0 +1,1 @@
+//! Durable storage for the Raft log and hard state.

@@ -90,13 +90,20 @@ pub struct ConflictHint {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MessageBody {
     /// "Would you vote for me?" without disturbing anyone's term (thesis §9.6).
-    PreVote { last_log_index: Index, last_log_term: Term },
+    PreVote {
+        last_log_index: Index,
+        last_log_term: Term,
+    },
     /// Answer to a pre-vote; `term` of the enclosing message echoes the request's when granted.
     PreVoteResponse { granted: bool },
     /// A candidate asks for a vote (paper Figure 2, RequestVote RPC).
     /// `transfer` is set when a leader handed over on purpose, which overrides
     /// the followers' leader lease.
-    RequestVote { last_log_index: Index, last_log_term: Term, transfer: bool },
+    RequestVote {
+        last_log_index: Index,
+        last_log_term: Term,
+        transfer: bool,
+    },
     /// Answer to RequestVote.
     RequestVoteResponse { granted: bool },
     /// Replicate entries after `prev_log_index` (paper Figure 2, AppendEntries RPC).
@@ -108,12 +115,19 @@ pub enum MessageBody {
     },
     /// Answer to AppendEntries. On success, `match_index` is the last index
     /// known to equal the leader's log; on rejection `conflict` says where to retry.
-    AppendEntriesResponse { success: bool, match_index: Index, conflict: Option<ConflictHint> },
+    AppendEntriesResponse {
+        success: bool,
+        match_index: Index,
+        conflict: Option<ConflictHint>,
+    },
     /// Leader liveness and ReadIndex confirmation. `commit_index` is capped by
     /// what the recipient is known to hold, so the follower can adopt it safely.
     Heartbeat { commit_index: Index, read_seq: u64 },
     /// Answer to a heartbeat, echoing `read_seq` to confirm leadership for reads.
-    HeartbeatResponse { read_seq: u64, last_log_index: Index },
+    HeartbeatResponse {
+        read_seq: u64,
+        last_log_index: Index,
+    },
     /// Start an election now, skipping pre-vote: the leader is handing over (thesis §3.10).
     TimeoutNow,
 }

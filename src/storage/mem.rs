@@ -68,7 +68,7 @@ impl MemDisk {
     }
 }
 
-/// A simulated log file, backed by a [`MemDisk`]. Never fails.
+/// A simulated log file, backed by a [`MemDisk`]. Never fails; clones share the disk.
 #[derive(Clone, Debug, Default)]
 pub struct MemFile {
     /// The disk this file's bytes live on.

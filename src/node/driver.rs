@@ -87,6 +87,9 @@ pub struct Driver {
     /// Confirmed reads waiting for this node to apply up to their index.
     read_waits: Vec<(Index, oneshot::Sender<Result<Index, WriteError>>)>,
     next_request_id: u64,
+    /// The leader (and its term) a forward just failed to reach: requests
+    /// wait for a new leader instead of bouncing off this one.
+    unreachable_leader: Option<(NodeId, Term)>,
     last_purge_ms: u64,
     published: (Role, Term, Option<NodeId>),
 }
@@ -133,6 +136,7 @@ impl Driver {
             reads: BTreeMap::new(),
             read_waits: Vec::new(),
             next_request_id: 1,
+            unreachable_leader: None,
             last_purge_ms: 0,
             published: (Role::Follower, 0, None),
         }
@@ -258,7 +262,7 @@ impl Driver {
         deadline: Instant,
         may_forward: bool,
     ) {
-        match self.core.status().role {
+        match self.core.role() {
             Role::Leader => {
                 if !self.core.has_quorum_contact() {
                     let error = WriteError::NoQuorum {
@@ -292,8 +296,10 @@ impl Driver {
                     )),
                 }
             }
-            _ => match (self.core.status().leader, may_forward, responder) {
-                (Some(leader), true, responder) if leader != self.config.id => {
+            _ => match (self.core.leader(), may_forward, responder) {
+                (Some(leader), true, responder)
+                    if leader != self.config.id && !self.is_unreachable(leader) =>
+                {
                     self.forward(
                         leader,
                         ForwardedRequest::Write(request.clone()),
@@ -342,13 +348,15 @@ impl Driver {
             return;
         }
         match (status.leader, may_forward) {
-            (Some(leader), true) if leader != self.config.id => self.forward(
-                leader,
-                ForwardedRequest::ReadIndex,
-                Request::ReadIndex,
-                Reply::Read(responder),
-                deadline,
-            ),
+            (Some(leader), true) if leader != self.config.id && !self.is_unreachable(leader) => {
+                self.forward(
+                    leader,
+                    ForwardedRequest::ReadIndex,
+                    Request::ReadIndex,
+                    Reply::Read(responder),
+                    deadline,
+                )
+            }
             (_, true) => self.queued.push_back(Waiting::new(
                 Request::ReadIndex,
                 Reply::Read(responder),
@@ -373,14 +381,23 @@ impl Driver {
         deadline: Instant,
     ) {
         let request_id = self.next_id();
-        self.forwarded
-            .insert(request_id, Waiting::new(request, reply, deadline));
-        self.transport.send(Envelope::Forward {
+        let sent = self.transport.send(Envelope::Forward {
             from: self.config.id,
             to: leader,
             request_id,
             request: wire,
         });
+        if sent {
+            self.forwarded
+                .insert(request_id, Waiting::new(request, reply, deadline));
+        } else {
+            // The leader we know of is gone (e.g. killed): the request never
+            // left, so it can safely wait here for the next leader.
+            let status = self.core.status();
+            self.unreachable_leader = Some((leader, status.term));
+            self.queued
+                .push_back(Waiting::new(request, reply, deadline));
+        }
     }
 
     fn on_forward_reply(&mut self, request_id: u64, reply: ForwardedReply) {
@@ -411,9 +428,16 @@ impl Driver {
     /// Retries queued requests once a leader is known.
     fn drain_queue(&mut self) {
         let status = self.core.status();
+        if self
+            .unreachable_leader
+            .is_some_and(|(leader, term)| status.leader != Some(leader) || status.term != term)
+        {
+            self.unreachable_leader = None;
+        }
         let leader_known = status.leader.is_some()
             && (status.role == Role::Leader || status.leader != Some(self.config.id));
-        if !leader_known || self.queued.is_empty() {
+        let leader_reachable = self.unreachable_leader.is_none();
+        if !leader_known || !leader_reachable || self.queued.is_empty() {
             return;
         }
         for waiting in std::mem::take(&mut self.queued) {
@@ -491,7 +515,7 @@ impl Driver {
     }
 
     fn no_leader_error(&self) -> WriteError {
-        if self.core.status().role == Role::Leader {
+        if self.core.role() == Role::Leader {
             WriteError::NoQuorum {
                 reachable: self.core.reachable_voters(),
                 cluster: self.core.cluster_size(),
@@ -518,6 +542,10 @@ impl Driver {
                 Reply::read_wrap,
             ),
         }
+    }
+
+    fn is_unreachable(&self, leader: NodeId) -> bool {
+        self.unreachable_leader == Some((leader, self.core.term()))
     }
 
     fn next_id(&mut self) -> u64 {
@@ -697,12 +725,14 @@ fn respond<T>(
         Responder::Local(sender) => {
             let _ = sender.send(result);
         }
-        Responder::Remote { node, request_id } => transport.send(Envelope::ForwardReply {
-            from: self_id,
-            to: node,
-            request_id,
-            reply: wrap(result),
-        }),
+        Responder::Remote { node, request_id } => {
+            transport.send(Envelope::ForwardReply {
+                from: self_id,
+                to: node,
+                request_id,
+                reply: wrap(result),
+            });
+        }
     }
 }
 

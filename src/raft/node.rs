@@ -356,6 +356,21 @@ impl RaftNode {
         self.peers.len() + 1
     }
 
+    /// The current term.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The leader of the current term, once known.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+
     /// Protocol event counters.
     pub fn counters(&self) -> Counters {
         self.counters

@@ -1,5 +1,6 @@
 //! Tests of the Raft core: a tiny lockstep harness plus table-driven rule tests.
 
+mod append_rules;
 mod election_rules;
 mod fixtures;
 mod harness;

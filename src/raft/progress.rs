@@ -43,7 +43,8 @@ pub struct Progress {
 
 impl Progress {
     /// A fresh view for a new leader: assume the follower matches our log and
-    /// probe backwards from there (paper §5.3).
+    /// probe backwards from there (paper §5.3). The follower has not answered
+    /// this leader yet, so it does not count towards the first check-quorum.
     pub fn new(last_index: Index) -> Progress {
         Progress {
             match_index: 0,
@@ -51,7 +52,7 @@ impl Progress {
             mode: ReplicationMode::Probe,
             inflight: VecDeque::new(),
             ticks_since_ack: 0,
-            recently_active: true,
+            recently_active: false,
             read_seq_acked: 0,
             ticks_since_heard: 0,
         }

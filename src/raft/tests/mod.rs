@@ -4,4 +4,5 @@ mod append_rules;
 mod election_rules;
 mod fixtures;
 mod harness;
+mod leader_rules;
 mod smoke;

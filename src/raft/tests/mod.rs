@@ -5,4 +5,5 @@ mod election_rules;
 mod fixtures;
 mod harness;
 mod leader_rules;
+mod read_index_rules;
 mod smoke;

@@ -7,3 +7,4 @@ mod harness;
 mod leader_rules;
 mod read_index_rules;
 mod smoke;
+mod transfer_rules;

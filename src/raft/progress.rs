@@ -89,7 +89,19 @@ impl Progress {
         {
             self.inflight.pop_front();
         }
-        if match_index <= self.match_index {
+        if match_index < self.match_index {
+            return false;
+        }
+        if match_index == self.match_index {
+            // A probe acknowledged where the logs are already known to agree
+            // (after a stale rejection) ends the probe; staying in Probe would
+            // answer each such ack with another empty probe, forever.
+            if self.mode == ReplicationMode::Probe {
+                self.mode = ReplicationMode::Replicate;
+                self.inflight.clear();
+                self.next_index = match_index + 1;
+                self.ticks_since_ack = 0;
+            }
             return false;
         }
         self.match_index = match_index;

@@ -569,3 +569,55 @@ fn check_quorum_deposes_a_leader_without_a_majority() {
         }
     }
 }
+
+/// A rejection delayed or duplicated by the network may reach the leader
+/// after the follower has caught up. The leader probes once more; the
+/// probe's acknowledgement at the known match index ends the probe, and the
+/// pair falls quiet instead of trading empty appends forever.
+#[test]
+fn stale_rejection_costs_one_probe_not_an_endless_exchange() {
+    let mut leader = node3(config(true, true), 1, None, &[]);
+    let mut follower = node(2, &[1, 2, 3], config(true, true), 1, None, &[]);
+    let mut to_follower = elect(&mut leader).messages;
+    let stale = append_rejected(
+        2,
+        1,
+        2,
+        Some(crate::raft::ConflictHint {
+            term: None,
+            index: 1,
+        }),
+    );
+    let mut rounds = 0;
+    let mut stale_delivered = false;
+    loop {
+        to_follower.retain(|sent| sent.to == 2);
+        if to_follower.is_empty() {
+            if stale_delivered {
+                break;
+            }
+            // The follower matches the leader; now the old rejection arrives.
+            assert_eq!(leader.status().progress[&2], (1, 2));
+            stale_delivered = true;
+            leader.step(stale.clone());
+            to_follower = leader.take_ready().messages;
+            assert_eq!(appends_sent(&to_follower), vec![(2, 1, 2, vec![], 1)]);
+            continue;
+        }
+        rounds += 1;
+        assert!(rounds < 10, "leader and follower never fell quiet");
+        for sent in to_follower.drain(..) {
+            follower.step(sent);
+        }
+        for reply in follower.take_ready().messages {
+            leader.step(reply);
+        }
+        to_follower = leader.take_ready().messages;
+    }
+    // Follower 2 is replicated to again: a new entry goes to it at once
+    // (follower 3 never answered, so it is still being probed).
+    leader.propose(b"a".to_vec()).unwrap();
+    let sent = appends_sent(&leader.take_ready().messages);
+    assert_eq!(sent, vec![(2, 1, 2, vec![2], 1)]);
+    assert_eq!(leader.status().progress[&2], (1, 3));
+}

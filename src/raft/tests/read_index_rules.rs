@@ -312,3 +312,37 @@ fn single_node_confirms_reads_at_once() {
     };
     assert_eq!(node.take_ready(), expected);
 }
+
+/// A driver calls `take_ready` only when `has_ready` says there is work, so
+/// a read that needs its heartbeat round broadcast must show as work — or
+/// it waits for the next heartbeat tick, and on a single node, forever.
+#[test]
+fn a_registered_read_makes_the_node_ready() {
+    struct Case {
+        name: &'static str,
+        voters: &'static [NodeId],
+    }
+    let cases = [
+        Case {
+            name: "single node",
+            voters: &[1],
+        },
+        Case {
+            name: "three nodes",
+            voters: &[1, 2, 3],
+        },
+    ];
+    for case in cases {
+        let mut node = node(1, case.voters, config(true, true), 1, None, &[]);
+        elect_and_settle(&mut node);
+        assert!(!node.has_ready(), "{}: idle leader", case.name);
+        node.read_index(1).unwrap();
+        assert!(node.has_ready(), "{}: read registered", case.name);
+        let ready = node.take_ready();
+        assert!(
+            !ready.reads.is_empty() || !ready.messages.is_empty(),
+            "{}",
+            case.name
+        );
+    }
+}

@@ -302,6 +302,7 @@ impl RaftNode {
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()
             || self.append_pending
+            || (self.role == Role::Leader && self.reads.round_requested())
             || self.hard_state() != self.persisted_hard_state
     }
 

@@ -132,7 +132,7 @@ function buildCards(nodes) {
       <dl>
         <dt>term</dt><dd data-field="term"></dd><dt>vote</dt><dd data-field="vote"></dd>
         <dt>commit</dt><dd data-field="commit"></dd><dt>applied</dt><dd data-field="applied"></dd>
-        <dt>leader</dt><dd data-field="leader"></dd><dt>last log</dt><dd data-field="last"></dd>
+        <dt>leader</dt><dd data-field="leader"></dd><dt>log</dt><dd data-field="last" title="last log index and its term"></dd>
       </dl>
       <div class="log-tail" title="last ${LOG_TAIL_SLOTS} log indexes, aligned across nodes; number = term"></div>
       <div class="actions">
@@ -188,7 +188,7 @@ function renderNodes(cluster) {
     setText(view.commit, status ? String(status.commit_index) : "—");
     setText(view.applied, status ? String(status.last_applied) : "—");
     setText(view.leader, status ? nodeName(status.leader) : "—");
-    setText(view.last, status ? `${status.last_log_index} (t${status.last_log_term})` : "—");
+    setText(view.last, status ? `${status.last_log_index} t${status.last_log_term}` : "—");
     const terms = new Map(status ? status.log_tail_terms : []);
     view.slots.forEach((slot, i) => {
       const index = firstIndex + i;
@@ -508,7 +508,13 @@ function setPill(id, pillState, text) {
 
 // -------------------------------------------------------------------- frame
 
+/** Milliseconds each recent frame spent in this script, for the browser test. */
+window.dashboardFrameCosts = [];
+/** Frame costs kept. */
+const FRAME_COSTS_KEPT = 240;
+
 function frame(now_ms) {
+  const started = performance.now();
   if (state.dirty && state.cluster) {
     state.dirty = false;
     renderNodes(state.cluster);
@@ -524,6 +530,8 @@ function frame(now_ms) {
     if (chart.dirty) { chart.draw(now_s); chart.drawnAt = now_s; }
   }
   topology.animate(now_ms);
+  window.dashboardFrameCosts.push(performance.now() - started);
+  if (window.dashboardFrameCosts.length > FRAME_COSTS_KEPT) window.dashboardFrameCosts.shift();
   requestAnimationFrame(frame);
 }
 

@@ -73,7 +73,9 @@ class Topology {
       for (let j = i + 1; j < ids.length; j++) {
         const [x1, y1] = position(i), [x2, y2] = position(j);
         const line = svg("line", { x1, y1, x2, y2, "stroke-width": 5, stroke: "#999", "data-link": `${ids[i]}-${ids[j]}` }, linkLayer);
-        const label = svg("text", { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 8, "text-anchor": "middle", class: "label" }, linkLayer);
+        // Labels sit outside the circle of nodes, so two never overlap.
+        const [mx, my] = [(x1 + x2) / 2, (y1 + y2) / 2];
+        const label = svg("text", { x: mx + (mx - cx) * 0.35, y: my + (my - cy) * 0.35 + 6, "text-anchor": "middle", class: "label" }, linkLayer);
         const dots = [];
         for (let k = 0; k < DOTS_PER_LINK; k++) dots.push(svg("circle", { r: 7, visibility: "hidden" }, dotLayer));
         this.links.push({ a: i, b: j, ends: [[x1, y1], [x2, y2]], line, label, dots, flow: null });

@@ -20,7 +20,7 @@ pub struct ClusterArgs {
     /// Port of the dashboard and control API (loopback only).
     #[arg(long, default_value_t = 3000)]
     pub control_port: u16,
-    /// Where node logs are kept across restarts (node i in DIR/node<i>).
+    /// Where node logs are kept across restarts (node i in `DIR/node<i>`).
     #[arg(long, default_value = "data")]
     pub data_dir: PathBuf,
     /// Use a temporary data directory, deleted on exit.

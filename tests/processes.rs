@@ -413,3 +413,64 @@ async fn garbage_on_the_raft_port_closes_only_that_connection() {
     assert!(status.success(), "graceful stop exits 0, got {status}");
     assert!(cluster.log(leader).contains("stopped cleanly"));
 }
+
+/// Failover figures, not a pass/fail check: run with
+/// `cargo test --release --test processes -- --ignored --nocapture`.
+/// Kills the leader process with SIGKILL and times until a surviving node
+/// acknowledges the next write, then runs `raftcache bench` (the same
+/// measurement in one process) on the same machine for comparison.
+#[tokio::test]
+#[ignore = "a measurement; run in release with --ignored --nocapture"]
+async fn failover_with_processes_compared_with_one_process() {
+    const TRIALS: usize = 10;
+    let mut cluster = Processes::new("");
+    cluster.start_all();
+    let mut times_ms = Vec::new();
+    for trial in 0..TRIALS {
+        let leader = cluster.leader(&[1, 2, 3]).await;
+        let survivor = (1..=3).find(|id| *id != leader).unwrap();
+        let key = format!("failover-{trial}");
+        cluster.write_acknowledged(survivor, &key, "before").await;
+        let killed_at = Instant::now();
+        cluster.kill9(leader);
+        loop {
+            assert!(
+                killed_at.elapsed() < WAIT,
+                "trial {trial}: no write acknowledged"
+            );
+            match cluster.post(survivor, &key, "after").await {
+                Some(response) if response.status < 300 => break,
+                _ => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        }
+        times_ms.push(killed_at.elapsed().as_secs_f64() * 1000.0);
+        cluster.start(leader, &[]);
+        cluster.wait_value(leader, &key, "after").await;
+    }
+    let mut sorted = times_ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    let listed: Vec<String> = times_ms.iter().map(|ms| format!("{ms:.0}")).collect();
+    println!(
+        "separate processes over TCP, {TRIALS} trials, {} build: p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+        if cfg!(debug_assertions) { "DEBUG" } else { "release" },
+        at(0.5),
+        at(0.9),
+        at(1.0)
+    );
+    println!("  each trial (ms): {}", listed.join(" "));
+    drop(cluster);
+    let bench = Command::new(RAFTCACHE)
+        .args([
+            "bench",
+            "--trials",
+            "10",
+            "--sequential",
+            "0",
+            "--seconds",
+            "1",
+        ])
+        .output()
+        .expect("run raftcache bench");
+    println!("{}", String::from_utf8_lossy(&bench.stdout));
+}

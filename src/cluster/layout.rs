@@ -255,3 +255,75 @@ impl ClusterLayout {
         names.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+        token = "t"
+        data_dir = "/srv/cache"
+        tick_ms = 20
+        [raft]
+        election_timeout_min_ticks = 20
+        election_timeout_max_ticks = 40
+        [[nodes]]
+        id = "node1"
+        http = "10.0.0.1:3001"
+        raft = "10.0.0.1:4001"
+        [[nodes]]
+        id = "node2"
+        http = "10.0.0.2:3001"
+        raft = "10.0.0.2:4001"
+        data_dir = "/mnt/fast/node2"
+    "#;
+
+    #[test]
+    fn default_layout_is_the_original_walkthrough() {
+        let layout = ClusterLayout::default_local(3);
+        assert_eq!(layout.names(), "node1, node2, node3");
+        assert_eq!(layout.nodes[&2].http, "127.0.0.1:3002");
+        assert_eq!(layout.nodes[&2].raft, "127.0.0.1:4002");
+        assert_eq!(layout.nodes[&2].data_dir, PathBuf::from("data/node2"));
+        assert_eq!(layout.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_file_sets_places_and_shared_settings() {
+        let layout = ClusterLayout::parse(EXAMPLE).unwrap();
+        assert_eq!(layout.token, "t");
+        assert_eq!(layout.tick, Duration::from_millis(20));
+        assert_eq!(layout.raft.election_timeout_max_ticks, 40);
+        assert_eq!(layout.nodes[&1].data_dir, PathBuf::from("/srv/cache/node1"));
+        assert_eq!(layout.nodes[&2].data_dir, PathBuf::from("/mnt/fast/node2"));
+        let config = layout.node_config(2);
+        assert_eq!(config.voters, vec![1, 2]);
+        assert_eq!(
+            config.request_timeout,
+            Duration::from_millis(20 * 40 * 2 + 100)
+        );
+        assert_eq!(layout.peers(2, |place| &place.raft)[&1], "10.0.0.1:4001");
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let error = |text: &str| ClusterLayout::parse(text).unwrap_err();
+        assert!(error("tokn = \"x\"\nnodes = []").contains("unknown field `tokn`"));
+        assert!(error("nodes = []").contains("no nodes"));
+        let node = |id: &str, port: u16| {
+            format!("[[nodes]]\nid = \"{id}\"\nhttp = \"h:{port}\"\nraft = \"r:{port}\"\n")
+        };
+        assert!(error(&node("first", 1)).contains("\"first\" is not of the form nodeN"));
+        assert!(error(&(node("node1", 1) + &node("node1", 2))).contains("node1 is listed twice"));
+        assert!(error(&(node("node1", 1) + &node("node2", 1))).contains("both use h:1"));
+        let slow = format!(
+            "[raft]\nelection_timeout_min_ticks = 2\n{}",
+            node("node1", 1)
+        );
+        assert!(error(&slow).contains("must exceed heartbeat_interval_ticks"));
+        assert!(
+            error("[[nodes]]\nid = \"node1\"\nhttp = \"h:1\"\nport = 3\n")
+                .contains("unknown field `port`")
+        );
+    }
+}

@@ -74,3 +74,41 @@ pub fn tokens_match(expected: &str, presented: &str) -> bool {
         .fold(0u8, |difference, (a, b)| difference | (a ^ b))
         == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+    use tokio_util::codec::FramedRead;
+
+    #[test]
+    fn tokens_match_only_when_equal() {
+        assert!(tokens_match("", ""));
+        assert!(tokens_match("secret", "secret"));
+        assert!(!tokens_match("secret", "secreT"));
+        assert!(!tokens_match("secret", "secret2"));
+        assert!(!tokens_match("secret", ""));
+    }
+
+    #[tokio::test]
+    async fn a_hello_round_trips_through_a_frame() {
+        let hello = Hello {
+            version: PROTOCOL_VERSION,
+            node: 2,
+            to: 1,
+            token: "t".into(),
+        };
+        let mut buffer = BytesMut::new();
+        encode_frame(&hello, &mut buffer).unwrap();
+        let mut frames = FramedRead::new(&buffer[..], codec());
+        let frame = frames.next().await.unwrap().unwrap();
+        assert_eq!(decode::<Hello>(&frame), Ok(hello));
+    }
+
+    #[tokio::test]
+    async fn an_oversized_length_prefix_is_an_error_not_an_allocation() {
+        let garbage = b"GET / HTTP/1.1\r\n\r\n";
+        let mut frames = FramedRead::new(&garbage[..], codec());
+        assert!(frames.next().await.unwrap().is_err());
+    }
+}

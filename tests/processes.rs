@@ -21,7 +21,35 @@ const RAFTCACHE: &str = env!("CARGO_BIN_EXE_raftcache");
 const WAIT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(20);
 
-/// Three nodes' layout on ephemeral ports, and the children running them.
+/// Free ports for a cluster's listeners, held (bound) until the caller drops
+/// them. They are picked at random *below* the kernel's ephemeral range:
+/// nodes start (and restart) after the ports are released, and a port from
+/// the ephemeral range could meanwhile become the local end of some
+/// outbound connection (any test's, any process's) — seen as "address
+/// already in use" under parallel tests. Ports below the range are only
+/// ever taken by explicit binds.
+fn free_ports(count: usize) -> Vec<std::net::TcpListener> {
+    use rand::Rng;
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let range = 10_000..ephemeral_low.max(10_001);
+    let mut rng = rand::rng();
+    let mut listeners = Vec::new();
+    for _ in 0..10_000 {
+        if listeners.len() == count {
+            return listeners;
+        }
+        let port = rng.random_range(range.clone());
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            listeners.push(listener);
+        }
+    }
+    panic!("no {count} free ports in {range:?}");
+}
+
+/// Three nodes' layout on free ports, and the children running them.
 struct Processes {
     dir: tempfile::TempDir,
     config: PathBuf,
@@ -35,10 +63,7 @@ impl Processes {
     /// Writes a `cluster.toml` for node1..node3 on free ports (sharing `token`).
     fn new(token: &str) -> Processes {
         let dir = tempfile::tempdir().expect("temporary directory");
-        // Hold all six ports at once so they are distinct, then free them.
-        let listeners: Vec<std::net::TcpListener> = (0..6)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("free port"))
-            .collect();
+        let listeners = free_ports(6);
         let address = |i: usize| listeners[i].local_addr().unwrap().to_string();
         let mut http = BTreeMap::new();
         let mut raft = BTreeMap::new();

@@ -10,10 +10,11 @@ use crate::raft::{node_name, NodeId};
 use crate::transport::Envelope;
 use bytes::BytesMut;
 use futures_util::StreamExt;
-use std::collections::BTreeSet;
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -31,7 +32,14 @@ pub(super) struct Admission {
     pub token: String,
     /// This node's inbox; envelopes beyond its capacity are dropped.
     pub inbox: mpsc::Sender<Envelope>,
+    /// When each refusal reason was last logged as a warning, so a
+    /// misconfigured peer redialing every backoff does not flood the log.
+    pub refusals_logged: Mutex<BTreeMap<String, Instant>>,
 }
+
+/// The same refusal is warned about at most once per this interval (and
+/// logged at debug level in between).
+pub const REFUSAL_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Accepts peer connections until `stop` is cancelled.
 pub(super) async fn run(listener: TcpListener, admission: Admission, stop: CancellationToken) {
@@ -74,7 +82,11 @@ async fn serve(stream: TcpStream, remote: SocketAddr, admission: &Admission) {
         Ok(peer) => peer,
         Err(Rejection::Quiet) => return,
         Err(Rejection::Refused(reason)) => {
-            tracing::warn!(%remote, "raft connection refused: {reason}");
+            if admission.should_warn(&reason) {
+                tracing::warn!(%remote, "raft connection refused: {reason}");
+            } else {
+                tracing::debug!(%remote, "raft connection refused: {reason}");
+            }
             let mut buffer = BytesMut::new();
             if wire::encode_frame(&HelloReply::Refused(reason), &mut buffer).is_ok() {
                 let _ = writer.write_all(&buffer).await;
@@ -90,6 +102,20 @@ async fn serve(stream: TcpStream, remote: SocketAddr, admission: &Admission) {
     tracing::debug!(%remote, peer = %node_name(peer), "raft peer connected");
     if let Err(reason) = receive(&mut frames, peer, admission).await {
         tracing::warn!(%remote, peer = %node_name(peer), "raft connection closed: {reason}");
+    }
+}
+
+impl Admission {
+    fn should_warn(&self, reason: &str) -> bool {
+        let now = Instant::now();
+        let mut logged = self.refusals_logged.lock();
+        let due = logged
+            .get(reason)
+            .is_none_or(|last| now.duration_since(*last) >= REFUSAL_WARNING_INTERVAL);
+        if due {
+            logged.insert(reason.to_string(), now);
+        }
+        due
     }
 }
 

@@ -101,6 +101,7 @@ impl TcpTransport {
             peers: options.peers.keys().copied().collect(),
             token: options.token.clone(),
             inbox,
+            refusals_logged: Default::default(),
         };
         tokio::spawn(inbound::run(listener, admission, stop.clone()));
         let mut links = BTreeMap::new();

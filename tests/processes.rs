@@ -458,6 +458,7 @@ async fn failover_with_processes_compared_with_one_process() {
         cluster.write_acknowledged(survivor, &key, "before").await;
         let killed_at = Instant::now();
         cluster.kill9(leader);
+        let mut refusals = Vec::new();
         loop {
             assert!(
                 killed_at.elapsed() < WAIT,
@@ -465,8 +466,19 @@ async fn failover_with_processes_compared_with_one_process() {
             );
             match cluster.post(survivor, &key, "after").await {
                 Some(response) if response.status < 300 => break,
-                _ => tokio::time::sleep(Duration::from_millis(1)).await,
+                other => {
+                    let code = other.map(|response| response.json()["code"].clone());
+                    let at_ms = killed_at.elapsed().as_secs_f64() * 1000.0;
+                    refusals.push(format!("{at_ms:.0} ms {code:?}"));
+                    tokio::time::sleep(Duration::from_millis(1)).await
+                }
             }
+        }
+        if !refusals.is_empty() {
+            println!(
+                "  trial {trial}, answers before the acknowledgement: {}",
+                refusals.join(", ")
+            );
         }
         times_ms.push(killed_at.elapsed().as_secs_f64() * 1000.0);
         cluster.start(leader, &[]);

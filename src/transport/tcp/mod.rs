@@ -19,8 +19,13 @@
 //! frozen peer cannot exhaust memory; Raft retransmits). While the link is
 //! down, `send` answers false at once, which is how a follower learns that
 //! its leader is unreachable and holds forwarded client writes for the next
-//! leader instead of sending them into the void. A link that breaks is
-//! redialed with exponential backoff from [`RECONNECT_BACKOFF_MIN`] to
+//! leader instead of sending them into the void. Envelopes still queued
+//! when a link breaks were certainly not delivered: they are dropped, and a
+//! forwarded client request among them is answered at once as "no leader",
+//! so it waits for the next leader rather than for its timeout (an
+//! envelope already written to the socket may or may not have arrived, and
+//! keeps its "outcome unknown"). A link that breaks is redialed with
+//! exponential backoff from [`RECONNECT_BACKOFF_MIN`] to
 //! [`RECONNECT_BACKOFF_MAX`].
 //!
 //! Left out: encryption and real authentication (the token travels in
@@ -100,7 +105,7 @@ impl TcpTransport {
             me: options.me,
             peers: options.peers.keys().copied().collect(),
             token: options.token.clone(),
-            inbox,
+            inbox: inbox.clone(),
             refusals_logged: Default::default(),
         };
         tokio::spawn(inbound::run(listener, admission, stop.clone()));
@@ -117,6 +122,7 @@ impl TcpTransport {
             tokio::spawn(outbound::run(
                 dial,
                 queue_receiver,
+                inbox.clone(),
                 connected.clone(),
                 stop.clone(),
             ));

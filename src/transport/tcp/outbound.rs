@@ -6,7 +6,7 @@
 use super::wire::{self, Hello, HelloReply};
 use super::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, RECONNECT_BACKOFF_MAX, RECONNECT_BACKOFF_MIN};
 use crate::raft::{node_name, NodeId};
-use crate::transport::Envelope;
+use crate::transport::{Envelope, ForwardedReply, ForwardedRequest, WriteError};
 use bytes::BytesMut;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,9 +43,11 @@ enum DialError {
 }
 
 /// Runs the link until `stop` is cancelled or the transport is dropped.
+/// `inbox` is this node's own inbox, for the answers [`discard_queued`] gives.
 pub(super) async fn run(
     dial: Dial,
     mut queue: mpsc::Receiver<Envelope>,
+    inbox: mpsc::Sender<Envelope>,
     connected: Arc<AtomicBool>,
     stop: CancellationToken,
 ) {
@@ -62,9 +64,11 @@ pub(super) async fn run(
                 tracing::info!(peer = %peer, address = %dial.address, "raft link up");
                 backoff = RECONNECT_BACKOFF_MIN;
                 last_refusal = None;
+                discard_queued(&mut queue, &inbox);
                 connected.store(true, Ordering::Release);
                 let reason = pump(stream, &mut queue, &stop).await;
                 connected.store(false, Ordering::Release);
+                discard_queued(&mut queue, &inbox);
                 match reason {
                     Some(reason) => tracing::info!(peer = %peer, "raft link down: {reason}"),
                     None => return,
@@ -133,7 +137,11 @@ async fn pump(
     let mut buffer = BytesMut::new();
     let mut probe = [0u8; 1];
     loop {
+        // Biased: a close that has already arrived is noticed before more
+        // envelopes are written into a socket whose peer is gone (the first
+        // write after a FIN succeeds locally, and its bytes are lost).
         let first = tokio::select! {
+            biased;
             _ = stop.cancelled() => return None,
             read = reader.read(&mut probe) => return Some(match read {
                 Ok(0) => "peer closed the connection".into(),
@@ -153,6 +161,37 @@ async fn pump(
         if let Err(error) = writer.write_all(&buffer).await {
             return Some(error.to_string());
         }
+    }
+}
+
+/// Envelopes still queued when a link goes down (or queued in the instant
+/// before `send` saw it down) were never written, so never delivered. They
+/// are dropped rather than delivered late to a restarted peer; and each
+/// forwarded client request among them is answered at once, on the peer's
+/// behalf, with `NoLeader` — which the forwarding node takes as "not
+/// handled, wait for the next leader" — instead of leaving it to wait out
+/// its request timeout as if its outcome were unknown.
+fn discard_queued(queue: &mut mpsc::Receiver<Envelope>, inbox: &mpsc::Sender<Envelope>) {
+    while let Ok(envelope) = queue.try_recv() {
+        let Envelope::Forward {
+            from,
+            to,
+            request_id,
+            request,
+        } = envelope
+        else {
+            continue;
+        };
+        let reply = match request {
+            ForwardedRequest::Write(_) => ForwardedReply::Write(Err(WriteError::NoLeader)),
+            ForwardedRequest::ReadIndex => ForwardedReply::ReadIndex(Err(WriteError::NoLeader)),
+        };
+        let _ = inbox.try_send(Envelope::ForwardReply {
+            from: to,
+            to: from,
+            request_id,
+            reply,
+        });
     }
 }
 

@@ -45,7 +45,7 @@ pub struct NodeArgs {
     /// This node's Raft (TCP transport) address (default e.g. 127.0.0.1:4001).
     #[arg(long, value_name = "HOST:PORT")]
     pub raft: Option<String>,
-    /// This node's data directory (default data/<node>).
+    /// This node's data directory (default data/NODE, e.g. data/node1).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Shared cluster token peers must present (else $RAFTCACHE_TOKEN, else the config file's).

@@ -1,7 +1,7 @@
 //! What goes over a Raft TCP connection: length-prefixed frames, each one
 //! postcard-encoded value. The dialer speaks first with a [`Hello`], the
 //! listener answers with a [`HelloReply`], and from then on the dialer sends
-//! [`Envelope`]s only; the listener never writes again.
+//! [`Envelope`](crate::transport::Envelope)s only; the listener never writes again.
 
 use crate::raft::NodeId;
 use bytes::{Bytes, BytesMut};

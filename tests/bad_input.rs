@@ -288,6 +288,31 @@ async fn a_body_over_one_mebibyte_is_payload_too_large() {
         .await;
 
     assert_error(&response, 413, "payload_too_large");
+    // The rest of the body may still be in flight: the connection ends here.
+    assert_eq!(response.header("connection").as_deref(), Some("close"));
+    assert_healthy_and_unchanged(&cluster).await;
+    cluster.shutdown().await;
+}
+
+/// A pooled client must not be handed the connection a 413 left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_goes_on_working_after_many_payload_too_large_answers() {
+    let cluster = cluster_with_one_key().await;
+    let body = format!("{{\"value\": \"{}\"}}", "x".repeat(1 << 20));
+    let path = format!("/cache/{EXISTING_KEY}");
+
+    for round in 0..50 {
+        let response = cluster
+            .raw(TARGET, Method::POST, &path, Some(body.as_bytes()))
+            .await;
+        assert_error(&response, 413, "payload_too_large");
+        let health = cluster.health(TARGET).await;
+        assert!(
+            matches!(&health, Ok(response) if response.status == 200),
+            "round {round}: the request after a 413 failed: {health:?}"
+        );
+    }
+
     assert_healthy_and_unchanged(&cluster).await;
     cluster.shutdown().await;
 }

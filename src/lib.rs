@@ -4,4 +4,5 @@
 pub mod cache;
 pub mod check;
 pub mod raft;
+pub mod sim;
 pub mod storage;

@@ -1,0 +1,2 @@
+mod determinism;
+mod seeds;

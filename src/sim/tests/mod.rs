@@ -1,2 +1,3 @@
 mod determinism;
 mod seeds;
+mod bugs;

@@ -1,1 +1,42 @@
-fn main() {}
+//! The `raftcache` binary: see `raftcache --help`.
+
+use clap::{Parser, Subcommand};
+use raftcache::cli;
+
+/// A Raft-replicated in-memory key-value cache, built as a lab.
+#[derive(Parser)]
+#[command(name = "raftcache", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a cluster in this process: nodes on 3001.., dashboard on 3000.
+    Cluster(cli::cluster_cmd::ClusterArgs),
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "raftcache=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Cluster(args) => cli::cluster_cmd::run(args).await,
+        }
+    });
+    if let Err(message) = result {
+        eprintln!("raftcache: {message}");
+        std::process::exit(1);
+    }
+}

@@ -324,6 +324,38 @@ impl RaftNode {
         }
     }
 
+    /// Whether this node leads and heard from a majority (itself included)
+    /// within the minimum election timeout. A leader without that contact
+    /// cannot commit, so the driver refuses writes at once instead of
+    /// letting them wait for a timeout.
+    pub fn has_quorum_contact(&self) -> bool {
+        if self.role != Role::Leader {
+            return false;
+        }
+        let window = self.config.election_timeout_min_ticks;
+        let heard = self
+            .progress
+            .values()
+            .filter(|progress| progress.ticks_since_heard < window)
+            .count();
+        1 + heard >= self.quorum()
+    }
+
+    /// How many voters (itself included) this leader heard from recently.
+    pub fn reachable_voters(&self) -> usize {
+        let window = self.config.election_timeout_min_ticks;
+        1 + self
+            .progress
+            .values()
+            .filter(|progress| progress.ticks_since_heard < window)
+            .count()
+    }
+
+    /// Number of voters in the cluster.
+    pub fn cluster_size(&self) -> usize {
+        self.peers.len() + 1
+    }
+
     /// Protocol event counters.
     pub fn counters(&self) -> Counters {
         self.counters
@@ -364,7 +396,7 @@ impl RaftNode {
 
     /// Votes needed to win: a strict majority of all voters.
     pub(super) fn quorum(&self) -> usize {
-        (self.peers.len() + 1) / 2 + 1
+        self.cluster_size() / 2 + 1
     }
 
     pub(super) fn send(&mut self, to: NodeId, term: Term, body: MessageBody) {

@@ -37,6 +37,8 @@ pub struct Progress {
     pub recently_active: bool,
     /// Highest ReadIndex round the follower has confirmed.
     pub read_seq_acked: u64,
+    /// Ticks since the follower last answered anything.
+    pub ticks_since_heard: u32,
 }
 
 impl Progress {
@@ -51,7 +53,14 @@ impl Progress {
             ticks_since_ack: 0,
             recently_active: true,
             read_seq_acked: 0,
+            ticks_since_heard: 0,
         }
+    }
+
+    /// Notes that the follower answered: it is alive and reachable.
+    pub fn heard(&mut self) {
+        self.recently_active = true;
+        self.ticks_since_heard = 0;
     }
 
     /// Whether another AppendEntries with entries may be sent now.

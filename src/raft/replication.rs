@@ -30,6 +30,9 @@ impl RaftNode {
     }
 
     pub(super) fn tick_leader(&mut self) {
+        for progress in self.progress.values_mut() {
+            progress.ticks_since_heard = progress.ticks_since_heard.saturating_add(1);
+        }
         self.heartbeat_elapsed += 1;
         if self.heartbeat_elapsed >= self.config.heartbeat_interval_ticks {
             self.heartbeat_elapsed = 0;
@@ -232,7 +235,7 @@ impl RaftNode {
         let Some(progress) = self.progress.get_mut(&from) else {
             return;
         };
-        progress.recently_active = true;
+        progress.heard();
         if success {
             if progress.acknowledge(match_index.min(last_index)) {
                 self.maybe_commit();
@@ -279,7 +282,7 @@ impl RaftNode {
         let Some(progress) = self.progress.get_mut(&from) else {
             return;
         };
-        progress.recently_active = true;
+        progress.heard();
         progress.read_seq_acked = progress.read_seq_acked.max(read_seq);
         // A probe whose append or reply was lost is sent again.
         let behind = progress.match_index < self.log.last_index();

@@ -415,6 +415,7 @@ impl Cluster {
             let log = self.nodes[&id].raft.as_ref().expect("node is up").log();
             let result = inv::check_log_matching(&mut self.observed, id, log, 1);
             self.check(result);
+            self.check_all_committed_durable();
         }
     }
 
@@ -444,6 +445,10 @@ impl Cluster {
         if self.workload.is_some() {
             self.clients_hear_crash(id);
         }
+        self.check_all_committed_durable();
+    }
+
+    fn check_all_committed_durable(&mut self) {
         let result = inv::check_committed_durable(
             self.observed.committed.values(),
             &self.ids,

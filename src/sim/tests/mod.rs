@@ -1,3 +1,4 @@
+mod bugs;
+mod coverage;
 mod determinism;
 mod seeds;
-mod bugs;

@@ -246,11 +246,12 @@ impl Cluster {
             return;
         }
         // (2) Send.
+        let sent = !ready.messages.is_empty();
         for message in ready.messages {
             self.send(message);
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
-        if !ready.committed.is_empty() && node.crash_armed == Some(CrashPoint::AfterSend) {
+        if sent && node.crash_armed == Some(CrashPoint::AfterSend) {
             self.crash_now(id, CrashPoint::AfterSend.as_str(), 0);
             return;
         }

@@ -51,6 +51,12 @@ impl Nemesis {
         if cluster.rng.random_bool(plan.crash_per_tick) {
             self.crash_one(cluster);
         }
+        if plan.election_crash_per_tick > 0.0
+            && cluster.leader().is_none()
+            && cluster.rng.random_bool(plan.election_crash_per_tick)
+        {
+            self.crash_during_election(cluster);
+        }
         if self.heal_at.is_none() && cluster.rng.random_bool(plan.partition_per_tick) {
             self.partition(cluster);
         }
@@ -96,7 +102,27 @@ impl Nemesis {
         self.restarts.entry(restart_at).or_default().push(id);
     }
 
+    /// Crashes a random node just after it next sends (say, a vote) and
+    /// restarts it a tick or two later.
+    fn crash_during_election(&mut self, cluster: &mut Cluster) {
+        let id = cluster.ids[cluster.rng.random_range(0..cluster.ids.len())];
+        if !cluster.nodes[&id].is_up() {
+            return;
+        }
+        cluster.arm_crash(id, CrashPoint::AfterSend);
+        let restart_at = cluster.now + cluster.rng.random_range(2..=4);
+        self.restarts.entry(restart_at).or_default().push(id);
+    }
+
     fn partition(&mut self, cluster: &mut Cluster) {
+        let ticks = cluster.rng.random_range(1..=self.plan.partition_ticks_max);
+        self.heal_at = Some(cluster.now + ticks);
+        if let Some(leader) = cluster.leader() {
+            if cluster.rng.random_bool(self.plan.isolate_leader_probability) {
+                cluster.isolate(leader);
+                return;
+            }
+        }
         let mut ids = cluster.ids.clone();
         // Shuffle deterministically, then cut at a random point.
         for i in (1..ids.len()).rev() {
@@ -108,8 +134,6 @@ impl Nemesis {
         left.sort_unstable();
         right.sort_unstable();
         cluster.partition(vec![left, right]);
-        let ticks = cluster.rng.random_range(1..=self.plan.partition_ticks_max);
-        self.heal_at = Some(cluster.now + ticks);
     }
 
     /// Ends every fault: heal, restart every node, resume, reliable network.

@@ -23,10 +23,17 @@ pub struct FaultPlan {
     /// Chance that a crash waits for the node's next write (torn, after sync
     /// or after send) rather than striking between events.
     pub crash_in_ready_probability: f64,
+    /// Chance per tick, while no node leads, that a node crashes and comes
+    /// back within a few ticks: votes cast just before such a crash are
+    /// what a node that forgets its vote would give twice.
+    pub election_crash_per_tick: f64,
     /// A crashed node restarts after this many ticks at most.
     pub restart_ticks_max: u64,
     /// Chance per tick that a partition forms (when none is in force).
     pub partition_per_tick: f64,
+    /// Chance that a partition cuts the leader off alone rather than
+    /// splitting the cluster at random.
+    pub isolate_leader_probability: f64,
     /// A partition heals after this many ticks at most.
     pub partition_ticks_max: u64,
     /// Chance per tick that a node pauses.
@@ -61,7 +68,7 @@ impl FaultPlan {
             delay_ticks_min: 1,
             delay_ticks_max: pick(rng, &[1, 3, 8, 20]),
         };
-        let intensity = pick(rng, &[0.5, 1.0, 2.0, 4.0]);
+        let intensity: f64 = pick(rng, &[1.0, 2.0, 4.0, 8.0]);
         let workload = WorkloadOptions {
             clients: pick(rng, &[2, 3, 5]),
             keys: pick(rng, &[1, 2, 4]),
@@ -71,12 +78,14 @@ impl FaultPlan {
             nodes,
             raft,
             network,
-            crash_per_tick: 0.002 * intensity,
+            crash_per_tick: pick(rng, &[0.002, 0.002, 0.01, 0.03]) * intensity.min(2.0),
             crash_leader_probability: pick(rng, &[0.2, 0.5, 0.8]),
-            crash_in_ready_probability: 0.5,
-            restart_ticks_max: pick(rng, &[10, 50, 150]),
+            crash_in_ready_probability: pick(rng, &[0.3, 0.8]),
+            election_crash_per_tick: pick(rng, &[0.0, 0.1, 0.3]),
+            restart_ticks_max: pick(rng, &[3, 20, 60, 150]),
             partition_per_tick: 0.004 * intensity,
-            partition_ticks_max: pick(rng, &[30, 100, 300]),
+            isolate_leader_probability: pick(rng, &[0.0, 0.5, 0.8]),
+            partition_ticks_max: pick(rng, &[20, 60, 200]),
             pause_per_tick: 0.001 * intensity,
             pause_ticks_max: pick(rng, &[10, 40, 100]),
             network_switch_per_tick: 0.005,

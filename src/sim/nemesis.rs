@@ -19,6 +19,8 @@ pub struct Nemesis {
     heal_at: Option<u64>,
     /// Whether the network is currently in its bad state.
     network_bad: bool,
+    /// The highest term whose leader the nemesis has seen.
+    leader_term_seen: u64,
 }
 
 impl Nemesis {
@@ -28,6 +30,7 @@ impl Nemesis {
             restarts: BTreeMap::new(),
             heal_at: None,
             network_bad: false,
+            leader_term_seen: 0,
         }
     }
 
@@ -56,6 +59,17 @@ impl Nemesis {
             && cluster.rng.random_bool(plan.election_crash_per_tick)
         {
             self.crash_during_election(cluster);
+        }
+        if let Some(leader) = cluster.leader() {
+            let term = cluster.term(leader).unwrap_or(0);
+            if term > self.leader_term_seen {
+                self.leader_term_seen = term;
+                if cluster.rng.random_bool(plan.isolate_new_leader_probability) {
+                    cluster.isolate(leader);
+                    let ticks = cluster.rng.random_range(1..=plan.partition_ticks_max);
+                    self.heal_at = Some(now + ticks);
+                }
+            }
         }
         if self.heal_at.is_none() && cluster.rng.random_bool(plan.partition_per_tick) {
             self.partition(cluster);
@@ -118,7 +132,10 @@ impl Nemesis {
         let ticks = cluster.rng.random_range(1..=self.plan.partition_ticks_max);
         self.heal_at = Some(cluster.now + ticks);
         if let Some(leader) = cluster.leader() {
-            if cluster.rng.random_bool(self.plan.isolate_leader_probability) {
+            if cluster
+                .rng
+                .random_bool(self.plan.isolate_leader_probability)
+            {
                 cluster.isolate(leader);
                 return;
             }

@@ -37,6 +37,8 @@ pub struct SimOptions {
     pub bugs: InjectedBugs,
     /// Forces the cluster size instead of drawing 3 or 5.
     pub nodes: Option<usize>,
+    /// Adjusts each drawn plan, to aim the faults at one kind of bug.
+    pub adjust_plan: Option<fn(&mut FaultPlan)>,
 }
 
 impl Default for SimOptions {
@@ -48,6 +50,7 @@ impl Default for SimOptions {
             trace_on_success: false,
             bugs: InjectedBugs::default(),
             nodes: None,
+            adjust_plan: None,
         }
     }
 }
@@ -113,6 +116,9 @@ pub fn run_seed(seed: u64, options: &SimOptions) -> Result<SimReport, SimFailure
     let mut plan = FaultPlan::draw(&mut plan_rng);
     if let Some(nodes) = options.nodes {
         plan.nodes = nodes;
+    }
+    if let Some(adjust) = options.adjust_plan {
+        adjust(&mut plan);
     }
     let mut cluster = Cluster::new(
         ClusterOptions {

@@ -1,4 +1,5 @@
 mod bugs;
 mod coverage;
 mod determinism;
+mod scenarios;
 mod seeds;

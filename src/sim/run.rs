@@ -22,7 +22,7 @@ const PLAN_STREAM: u64 = 0x5EED_F1A7_0000_0001;
 const SETTLE_EXTRA_TICKS_MAX: u64 = 2000;
 
 /// How to run a seed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct SimOptions {
     /// Ticks with faults and clients.
     pub fault_ticks: u64,

@@ -31,7 +31,10 @@ impl HttpResponse {
 
     /// A header's value as text.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
     }
 }
 
@@ -76,12 +79,19 @@ impl HttpClient {
     pub fn with_timeout(timeout: Duration) -> HttpClient {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        let inner = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
         HttpClient { inner, timeout }
     }
 
     /// Sends a request with an optional raw body.
-    pub async fn send(&self, method: Method, url: &str, body: Option<Bytes>) -> Result<HttpResponse, ClientError> {
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Bytes>,
+    ) -> Result<HttpResponse, ClientError> {
         let mut builder = Request::builder().method(method).uri(url);
         if body.is_some() {
             builder = builder.header(CONTENT_TYPE, "application/json");
@@ -90,12 +100,26 @@ impl HttpClient {
             .body(Full::new(body.unwrap_or_default()))
             .map_err(|error| ClientError::Connection(error.to_string()))?;
         let exchange = async {
-            let response = self.inner.request(request).await.map_err(|error| ClientError::Connection(error.to_string()))?;
+            let response = self
+                .inner
+                .request(request)
+                .await
+                .map_err(|error| ClientError::Connection(error.to_string()))?;
             let (parts, body) = response.into_parts();
-            let body = body.collect().await.map_err(|error| ClientError::Connection(error.to_string()))?.to_bytes();
-            Ok(HttpResponse { status: parts.status.as_u16(), headers: parts.headers, body })
+            let body = body
+                .collect()
+                .await
+                .map_err(|error| ClientError::Connection(error.to_string()))?
+                .to_bytes();
+            Ok(HttpResponse {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body,
+            })
         };
-        tokio::time::timeout(self.timeout, exchange).await.unwrap_or(Err(ClientError::Timeout))
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or(Err(ClientError::Timeout))
     }
 
     /// GET.
@@ -105,7 +129,8 @@ impl HttpClient {
 
     /// POST a JSON value.
     pub async fn post_json(&self, url: &str, body: &Value) -> Result<HttpResponse, ClientError> {
-        self.send(Method::POST, url, Some(Bytes::from(body.to_string()))).await
+        self.send(Method::POST, url, Some(Bytes::from(body.to_string())))
+            .await
     }
 
     /// DELETE.

@@ -2,6 +2,7 @@
 //! lab for watching consensus under failure. See `docs/architecture.md`.
 
 pub mod api;
+pub mod bench;
 pub mod cache;
 pub mod check;
 pub mod cli;

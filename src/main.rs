@@ -15,6 +15,8 @@ struct Cli {
 enum Command {
     /// Run a cluster in this process: nodes on 3001.., dashboard on 3000.
     Cluster(cli::cluster_cmd::ClusterArgs),
+    /// Measure write latency, throughput and failover time on this machine.
+    Bench(cli::bench_cmd::BenchArgs),
 }
 
 fn main() {
@@ -33,6 +35,7 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Cluster(args) => cli::cluster_cmd::run(args).await,
+            Command::Bench(args) => cli::bench_cmd::run(args).await,
         }
     });
     if let Err(message) = result {

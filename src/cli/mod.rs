@@ -1,5 +1,6 @@
 //! The command line: one binary, one subcommand per way of running.
 
+pub mod bench_cmd;
 pub mod cluster_cmd;
 pub mod signals;
 pub mod terminal;

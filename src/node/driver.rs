@@ -12,16 +12,17 @@
 //! known wait for one (`queued`); requests sent on to the leader wait for
 //! its reply (`forwarded`). Every wait has a deadline, so no client hangs.
 
+use super::commands::{decide, effect_of};
 use super::config::NodeConfig;
 use super::handle::ClientInput;
+use super::requests::{respond, AppendedWrite, PendingRead, Reply, Request, Responder, Waiting};
 use super::status::NodeStatus;
-use crate::cache::{unix_now_ms, ApplyOutcome, Cache, Command};
+use crate::cache::{unix_now_ms, Cache, Command};
 use crate::events::{EventBus, EventKind};
 use crate::raft::{node_name, Entry, Index, NodeId, Payload, RaftNode, Ready, Role, Term};
 use crate::storage::{DiskFile, Wal};
 use crate::transport::{
-    Envelope, ForwardedReply, ForwardedRequest, Transport, WriteEffect, WriteError, WriteReceipt,
-    WriteRequest,
+    Envelope, ForwardedReply, ForwardedRequest, Transport, WriteError, WriteReceipt, WriteRequest,
 };
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, VecDeque};
@@ -36,39 +37,6 @@ pub const MAX_INPUTS_PER_BATCH: usize = 4096;
 const LOG_TAIL_LEN: usize = 24;
 /// Expired keys are purged this often.
 const PURGE_INTERVAL_MS: u64 = 1000;
-
-/// Who is waiting for an answer: a client of this node, or a node that
-/// forwarded a request here.
-enum Responder<T> {
-    Local(oneshot::Sender<Result<T, WriteError>>),
-    Remote { node: NodeId, request_id: u64 },
-}
-
-/// A request waiting for a leader or for the leader's reply, with its deadline.
-struct Waiting {
-    request: Request,
-    responder: Reply,
-    deadline: Instant,
-}
-
-/// A ReadIndex request given to the core, waiting for confirmation.
-struct PendingRead {
-    responder: Responder<Index>,
-    deadline: Instant,
-}
-
-/// What a queued or forwarded request was.
-enum Request {
-    Write(WriteRequest),
-    ReadIndex,
-}
-
-/// A write appended to the log, waiting for its entry to apply.
-struct AppendedWrite {
-    term: Term,
-    responder: Responder<WriteReceipt>,
-    deadline: Instant,
-}
 
 /// The driver's state. Lives inside the node task; dropped when it is killed.
 pub struct Driver {
@@ -87,24 +55,11 @@ pub struct Driver {
     /// Confirmed reads waiting for this node to apply up to their index.
     read_waits: Vec<(Index, oneshot::Sender<Result<Index, WriteError>>)>,
     next_request_id: u64,
+    /// The leader (and its term) a forward just failed to reach: requests
+    /// wait for a new leader instead of bouncing off this one.
+    unreachable_leader: Option<(NodeId, Term)>,
     last_purge_ms: u64,
     published: (Role, Term, Option<NodeId>),
-}
-
-/// The answer type of a queued or forwarded request, which may be a write or a read.
-enum Reply {
-    Write(Responder<WriteReceipt>),
-    Read(Responder<Index>),
-}
-
-impl Waiting {
-    fn new(request: Request, responder: Reply, deadline: Instant) -> Self {
-        Waiting {
-            request,
-            responder,
-            deadline,
-        }
-    }
 }
 
 impl Driver {
@@ -133,6 +88,7 @@ impl Driver {
             reads: BTreeMap::new(),
             read_waits: Vec::new(),
             next_request_id: 1,
+            unreachable_leader: None,
             last_purge_ms: 0,
             published: (Role::Follower, 0, None),
         }
@@ -258,7 +214,7 @@ impl Driver {
         deadline: Instant,
         may_forward: bool,
     ) {
-        match self.core.status().role {
+        match self.core.role() {
             Role::Leader => {
                 if !self.core.has_quorum_contact() {
                     let error = WriteError::NoQuorum {
@@ -292,8 +248,10 @@ impl Driver {
                     )),
                 }
             }
-            _ => match (self.core.status().leader, may_forward, responder) {
-                (Some(leader), true, responder) if leader != self.config.id => {
+            _ => match (self.core.leader(), may_forward, responder) {
+                (Some(leader), true, responder)
+                    if leader != self.config.id && !self.is_unreachable(leader) =>
+                {
                     self.forward(
                         leader,
                         ForwardedRequest::Write(request.clone()),
@@ -342,13 +300,15 @@ impl Driver {
             return;
         }
         match (status.leader, may_forward) {
-            (Some(leader), true) if leader != self.config.id => self.forward(
-                leader,
-                ForwardedRequest::ReadIndex,
-                Request::ReadIndex,
-                Reply::Read(responder),
-                deadline,
-            ),
+            (Some(leader), true) if leader != self.config.id && !self.is_unreachable(leader) => {
+                self.forward(
+                    leader,
+                    ForwardedRequest::ReadIndex,
+                    Request::ReadIndex,
+                    Reply::Read(responder),
+                    deadline,
+                )
+            }
             (_, true) => self.queued.push_back(Waiting::new(
                 Request::ReadIndex,
                 Reply::Read(responder),
@@ -373,14 +333,23 @@ impl Driver {
         deadline: Instant,
     ) {
         let request_id = self.next_id();
-        self.forwarded
-            .insert(request_id, Waiting::new(request, reply, deadline));
-        self.transport.send(Envelope::Forward {
+        let sent = self.transport.send(Envelope::Forward {
             from: self.config.id,
             to: leader,
             request_id,
             request: wire,
         });
+        if sent {
+            self.forwarded
+                .insert(request_id, Waiting::new(request, reply, deadline));
+        } else {
+            // The leader we know of is gone (e.g. killed): the request never
+            // left, so it can safely wait here for the next leader.
+            let status = self.core.status();
+            self.unreachable_leader = Some((leader, status.term));
+            self.queued
+                .push_back(Waiting::new(request, reply, deadline));
+        }
     }
 
     fn on_forward_reply(&mut self, request_id: u64, reply: ForwardedReply) {
@@ -411,9 +380,16 @@ impl Driver {
     /// Retries queued requests once a leader is known.
     fn drain_queue(&mut self) {
         let status = self.core.status();
+        if self
+            .unreachable_leader
+            .is_some_and(|(leader, term)| status.leader != Some(leader) || status.term != term)
+        {
+            self.unreachable_leader = None;
+        }
         let leader_known = status.leader.is_some()
             && (status.role == Role::Leader || status.leader != Some(self.config.id));
-        if !leader_known || self.queued.is_empty() {
+        let leader_reachable = self.unreachable_leader.is_none();
+        if !leader_known || !leader_reachable || self.queued.is_empty() {
             return;
         }
         for waiting in std::mem::take(&mut self.queued) {
@@ -491,7 +467,7 @@ impl Driver {
     }
 
     fn no_leader_error(&self) -> WriteError {
-        if self.core.status().role == Role::Leader {
+        if self.core.role() == Role::Leader {
             WriteError::NoQuorum {
                 reachable: self.core.reachable_voters(),
                 cluster: self.core.cluster_size(),
@@ -518,6 +494,10 @@ impl Driver {
                 Reply::read_wrap,
             ),
         }
+    }
+
+    fn is_unreachable(&self, leader: NodeId) -> bool {
+        self.unreachable_leader == Some((leader, self.core.term()))
     }
 
     fn next_id(&mut self) -> u64 {
@@ -672,66 +652,5 @@ impl Driver {
             pending_writes: self.writes.len() + self.queued.len() + self.forwarded.len(),
         };
         *self.status.write() = published;
-    }
-}
-
-impl Reply {
-    fn write_wrap(result: Result<WriteReceipt, WriteError>) -> ForwardedReply {
-        ForwardedReply::Write(result)
-    }
-
-    fn read_wrap(result: Result<Index, WriteError>) -> ForwardedReply {
-        ForwardedReply::ReadIndex(result)
-    }
-}
-
-/// Answers a local client directly, or a forwarding node through the transport.
-fn respond<T>(
-    transport: &dyn Transport,
-    self_id: NodeId,
-    responder: Responder<T>,
-    result: Result<T, WriteError>,
-    wrap: fn(Result<T, WriteError>) -> ForwardedReply,
-) {
-    match responder {
-        Responder::Local(sender) => {
-            let _ = sender.send(result);
-        }
-        Responder::Remote { node, request_id } => transport.send(Envelope::ForwardReply {
-            from: self_id,
-            to: node,
-            request_id,
-            reply: wrap(result),
-        }),
-    }
-}
-
-/// The leader decides everything non-deterministic about a write before it
-/// enters the log: here, a relative TTL becomes an absolute expiry.
-fn decide(request: &WriteRequest, now_ms: u64) -> Command {
-    match request {
-        WriteRequest::Set { key, value, ttl_ms } => Command::Set {
-            key: key.clone(),
-            value: value.clone(),
-            expires_at_ms: ttl_ms.map(|ttl| now_ms.saturating_add(ttl)),
-        },
-        WriteRequest::Delete { key } => Command::Delete { key: key.clone() },
-        WriteRequest::Clear => Command::Clear,
-    }
-}
-
-fn effect_of(command: &Command, outcome: ApplyOutcome) -> WriteEffect {
-    match (command, outcome) {
-        (Command::Set { expires_at_ms, .. }, ApplyOutcome::Stored { created }) => {
-            WriteEffect::Stored {
-                created,
-                expires_at_ms: *expires_at_ms,
-            }
-        }
-        (_, ApplyOutcome::Deleted { existed }) => WriteEffect::Deleted { existed },
-        (_, ApplyOutcome::Cleared { removed }) => WriteEffect::Cleared {
-            removed: removed as u64,
-        },
-        (command, outcome) => unreachable!("{command:?} produced {outcome:?}"),
     }
 }

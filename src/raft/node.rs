@@ -302,6 +302,7 @@ impl RaftNode {
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()
             || self.append_pending
+            || (self.role == Role::Leader && self.reads.round_requested())
             || self.hard_state() != self.persisted_hard_state
     }
 
@@ -354,6 +355,21 @@ impl RaftNode {
     /// Number of voters in the cluster.
     pub fn cluster_size(&self) -> usize {
         self.peers.len() + 1
+    }
+
+    /// The current term.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The leader of the current term, once known.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
     }
 
     /// Protocol event counters.

@@ -43,7 +43,8 @@ pub struct Progress {
 
 impl Progress {
     /// A fresh view for a new leader: assume the follower matches our log and
-    /// probe backwards from there (paper §5.3).
+    /// probe backwards from there (paper §5.3). The follower has not answered
+    /// this leader yet, so it does not count towards the first check-quorum.
     pub fn new(last_index: Index) -> Progress {
         Progress {
             match_index: 0,
@@ -51,7 +52,7 @@ impl Progress {
             mode: ReplicationMode::Probe,
             inflight: VecDeque::new(),
             ticks_since_ack: 0,
-            recently_active: true,
+            recently_active: false,
             read_seq_acked: 0,
             ticks_since_heard: 0,
         }
@@ -88,7 +89,19 @@ impl Progress {
         {
             self.inflight.pop_front();
         }
-        if match_index <= self.match_index {
+        if match_index < self.match_index {
+            return false;
+        }
+        if match_index == self.match_index {
+            // A probe acknowledged where the logs are already known to agree
+            // (after a stale rejection) ends the probe; staying in Probe would
+            // answer each such ack with another empty probe, forever.
+            if self.mode == ReplicationMode::Probe {
+                self.mode = ReplicationMode::Replicate;
+                self.inflight.clear();
+                self.next_index = match_index + 1;
+                self.ticks_since_ack = 0;
+            }
             return false;
         }
         self.match_index = match_index;

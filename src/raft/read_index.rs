@@ -40,6 +40,11 @@ impl ReadQueue {
     pub(super) fn seq(&self) -> u64 {
         self.seq
     }
+
+    /// Whether reads wait for a round that the next `take_ready` broadcasts.
+    pub(super) fn round_requested(&self) -> bool {
+        self.round_requested
+    }
 }
 
 impl RaftNode {

@@ -183,21 +183,21 @@ impl MemoryNetwork {
 }
 
 impl Transport for MemoryNetwork {
-    fn send(&self, envelope: Envelope) {
+    fn send(&self, envelope: Envelope) -> bool {
         let (from, to) = (envelope.from(), envelope.to());
         let mut state = self.state.lock();
         let Some(sender) = state.inboxes.get(&to).cloned() else {
             state.traffic.dropped += 1;
-            return;
+            return false; // A dead node: the sender would see "connection refused".
         };
         if !state.faults.connected(from, to) {
             state.traffic.dropped += 1;
-            return;
+            return true; // Lost on the way, as far as the sender can tell.
         }
         let fault = state.faults.link(from, to);
         if fault.drop > 0.0 && state.rng.random_bool(fault.drop) {
             state.traffic.dropped += 1;
-            return;
+            return true;
         }
         let copies = if fault.duplicate > 0.0 && state.rng.random_bool(fault.duplicate) {
             2
@@ -231,5 +231,6 @@ impl Transport for MemoryNetwork {
                 });
             }
         }
+        true
     }
 }

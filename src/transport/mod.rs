@@ -11,8 +11,11 @@ pub use envelope::{
 pub use memory::{LinkFault, MemoryNetwork, NetworkFaults};
 
 /// Sends envelopes to peers, best effort: Raft tolerates loss, so `send`
-/// never blocks and never fails; an undeliverable envelope is dropped.
+/// never blocks; an undeliverable envelope is dropped.
 pub trait Transport: Send + Sync + 'static {
-    /// Queues `envelope` for `envelope.to()`.
-    fn send(&self, envelope: Envelope);
+    /// Queues `envelope` for `envelope.to()`. Returns false only when the
+    /// destination is known to be unreachable (no connection, like a refused
+    /// TCP connect), so the envelope certainly was not delivered; true means
+    /// it may arrive, or may be lost on the way.
+    fn send(&self, envelope: Envelope) -> bool;
 }

@@ -1,4 +1,5 @@
 mod bugs;
+mod cli;
 mod coverage;
 mod determinism;
 mod scenarios;

@@ -3,7 +3,8 @@
 use crate::sim::{run_seed, SimOptions};
 
 /// Seeds `cargo test` runs on every change; `raftcache sim` runs more.
-/// `RAFTCACHE_SIM_SEEDS` overrides the count, e.g. to measure.
+/// `RAFTCACHE_SIM_SEEDS` and `RAFTCACHE_SIM_FROM` override the count and
+/// the first seed, for longer runs from `cargo test`.
 const SEEDS: u64 = 2000;
 
 #[test]
@@ -12,8 +13,12 @@ fn sim_2000_seeds_of_mixed_faults_have_no_violation() {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(SEEDS);
+    let from: u64 = std::env::var("RAFTCACHE_SIM_FROM")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0);
     let options = SimOptions::default();
-    for seed in 0..count {
+    for seed in from..from + count {
         if let Err(failure) = run_seed(seed, &options) {
             panic!("{failure}");
         }

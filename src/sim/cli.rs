@@ -62,8 +62,20 @@ fn replay(seed: u64, options: SimOptions, out: &mut dyn Write) -> std::io::Resul
             for line in &report.trace {
                 writeln!(out, "{line}")?;
             }
-            writeln!(out, "{report:?}")?;
-            writeln!(out, "seed {seed}: no violation")?;
+            writeln!(
+                out,
+                "seed {seed}: no violation; {} nodes, {} ticks, {} events, {} leaders, \
+                 {} entries committed, {} messages sent, operations {} ok / {} failed / {} unknown",
+                report.nodes,
+                report.ticks,
+                report.events,
+                report.leaders,
+                report.committed_entries,
+                report.messages_sent,
+                report.operations_ok,
+                report.operations_failed,
+                report.operations_unknown
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(failure) => {

@@ -31,7 +31,9 @@ const MS_PER_TICK: u64 = 10;
 pub struct ClusterOptions {
     /// Voters, numbered 1..=nodes.
     pub nodes: usize,
+    /// Every node's Raft settings.
     pub raft: RaftConfig,
+    /// The network's faults at the start.
     pub network: NetworkFaults,
     /// Known bugs switched on in every node (all off for real runs).
     pub bugs: InjectedBugs,
@@ -61,14 +63,19 @@ pub struct Cluster {
     /// Events handled so far; also the clock of the client history, so that
     /// operations within one tick are still ordered.
     pub events: u64,
+    /// The one source of randomness of network, nemesis and clients.
     pub rng: ChaCha8Rng,
     /// Voter ids, sorted.
     pub ids: Vec<NodeId>,
+    /// How the cluster was built; restarts reuse it.
     pub options: ClusterOptions,
+    /// Every voter, up or down, by id.
     pub nodes: BTreeMap<NodeId, SimNode>,
+    /// Messages in flight and the faults in force.
     pub network: Network,
     /// Facts the invariants compare against.
     pub observed: Observed,
+    /// The last events, for a failure report or a replay.
     pub trace: Trace,
     /// Clients and their history; `None` in scenario tests that drive by hand.
     pub workload: Option<Workload>,

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 /// Faults in force and when each ends.
 #[derive(Clone, Debug)]
 pub struct Nemesis {
+    /// The rates and durations of this seed's faults.
     pub plan: FaultPlan,
     /// Tick → nodes to restart then.
     restarts: BTreeMap<u64, Vec<NodeId>>,
@@ -24,6 +25,7 @@ pub struct Nemesis {
 }
 
 impl Nemesis {
+    /// A nemesis with no fault in force yet.
     pub fn new(plan: FaultPlan) -> Nemesis {
         Nemesis {
             plan,

@@ -80,9 +80,11 @@ pub struct Network {
     in_flight: BTreeMap<(u64, u64), Message>,
     /// Next sequence number; increases with every message queued.
     next_seq: u64,
+    /// Loss, duplication and delay applied to each message sent from now on.
     pub faults: NetworkFaults,
     /// Partition group of each node; nodes not listed are in group 0.
     groups: BTreeMap<NodeId, u32>,
+    /// What happened to the messages so far.
     pub counters: NetworkCounters,
 }
 

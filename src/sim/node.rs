@@ -29,6 +29,7 @@ impl CrashPoint {
 
 /// A server of the simulated cluster.
 pub struct SimNode {
+    /// The node's id; never changes.
     pub id: NodeId,
     /// The running core; `None` while the node is down.
     pub raft: Option<RaftNode>,

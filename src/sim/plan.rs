@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 pub struct FaultPlan {
     /// Voters: 3 or 5.
     pub nodes: usize,
+    /// Raft settings: pre-vote, check-quorum and flow-control limits vary.
     pub raft: RaftConfig,
     /// The network's faults while it is "bad"; it alternates with reliable.
     pub network: NetworkFaults,
@@ -45,6 +46,7 @@ pub struct FaultPlan {
     pub pause_ticks_max: u64,
     /// Chance per tick that the network switches between reliable and bad.
     pub network_switch_per_tick: f64,
+    /// How many clients, on how many keys.
     pub workload: WorkloadOptions,
 }
 

@@ -58,7 +58,9 @@ impl Default for SimOptions {
 /// What a passing seed did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimReport {
+    /// The seed that was run.
     pub seed: u64,
+    /// Voters in the cluster.
     pub nodes: usize,
     /// Ticks run in all.
     pub ticks: u64,
@@ -68,12 +70,17 @@ pub struct SimReport {
     pub leaders: usize,
     /// Highest index applied anywhere.
     pub committed_entries: usize,
+    /// Messages handed to the network.
     pub messages_sent: u64,
+    /// Messages stepped at their destination.
     pub messages_delivered: u64,
-    /// Client operations that are acknowledged, failed and unknown.
+    /// Client operations acknowledged.
     pub operations_ok: usize,
+    /// Operations refused (not the leader) or overtaken by another entry.
     pub operations_failed: usize,
+    /// Operations whose node crashed or whose client timed out.
     pub operations_unknown: usize,
+    /// Local reads served; never checked, they may be stale by design.
     pub local_reads: u64,
     /// The kept trace, rendered, when `trace_on_success` was set.
     pub trace: Vec<String>,
@@ -82,6 +89,7 @@ pub struct SimReport {
 /// A seed that broke an invariant: enough to understand it and replay it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimFailure {
+    /// The failing seed: `raftcache sim --replay SEED` runs it again.
     pub seed: u64,
     /// The property that broke, e.g. "election safety (§5.2)".
     pub invariant: String,

@@ -67,8 +67,11 @@ pub enum TraceEvent {
 /// A message reduced to what a reader of the trace needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageSummary {
+    /// The sender.
     pub from: NodeId,
+    /// The receiver.
     pub to: NodeId,
+    /// The sender's term (the proposed term, for pre-votes).
     pub term: Term,
     /// The message kind and its salient numbers, already short.
     pub kind: MessageKind,
@@ -233,6 +236,7 @@ pub struct TraceLine {
     pub tick: u64,
     /// The node it happened on; `None` for cluster-wide events.
     pub node: Option<NodeId>,
+    /// What happened.
     pub event: TraceEvent,
 }
 

@@ -91,6 +91,7 @@ struct Client {
 /// The clients of a run and everything they did.
 #[derive(Clone, Debug)]
 pub struct Workload {
+    /// How the clients behave.
     pub options: WorkloadOptions,
     clients: Vec<Client>,
     /// Every linearizable read and write, with its outcome; `complete_us` is

@@ -45,6 +45,7 @@ impl fmt::Display for Violation {
 /// An entry known committed, and the earliest term in which it was seen so.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Committed {
+    /// The entry as applied.
     pub entry: Entry,
     /// The lowest current term of a node that had it committed: the term of
     /// the leader that committed it (followers learn later, in that term or after).
@@ -54,6 +55,7 @@ pub struct Committed {
 /// What an entry (index, term) looked like the first time any log held it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fingerprint {
+    /// What the entry carried.
     pub payload: Payload,
     /// The term of the entry just before it in that log.
     pub prev_term: Term,

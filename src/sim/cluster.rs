@@ -255,6 +255,8 @@ impl Cluster {
         // (2) Send.
         let sent = !ready.messages.is_empty();
         for message in ready.messages {
+            let result = inv::check_one_vote_per_term(&mut self.observed, &message);
+            self.check(result);
             self.send(message);
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
@@ -497,6 +499,12 @@ impl Cluster {
             .filter(|other| *other != id)
             .collect();
         self.partition(vec![vec![id], rest]);
+    }
+
+    /// Cuts the link between `a` and `b` alone (a partial partition).
+    pub fn cut(&mut self, a: NodeId, b: NodeId) {
+        self.network.cut(a, b);
+        self.note(None, TraceEvent::Cut(a, b));
     }
 
     /// Heals every partition.

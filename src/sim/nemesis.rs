@@ -133,6 +133,15 @@ impl Nemesis {
     fn partition(&mut self, cluster: &mut Cluster) {
         let ticks = cluster.rng.random_range(1..=self.plan.partition_ticks_max);
         self.heal_at = Some(cluster.now + ticks);
+        if cluster.rng.random_bool(self.plan.cut_link_probability) {
+            let count = cluster.ids.len();
+            let a = cluster.ids[cluster.rng.random_range(0..count)];
+            let b = cluster.ids[cluster.rng.random_range(0..count)];
+            if a != b {
+                cluster.cut(a, b);
+            }
+            return;
+        }
         if let Some(leader) = cluster.leader() {
             if cluster
                 .rng

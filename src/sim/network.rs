@@ -11,7 +11,7 @@
 use crate::raft::{Message, NodeId};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the network does to each message.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,6 +84,9 @@ pub struct Network {
     pub faults: NetworkFaults,
     /// Partition group of each node; nodes not listed are in group 0.
     groups: BTreeMap<NodeId, u32>,
+    /// Single links cut on top of the groups, as (lower id, higher id): a
+    /// partial partition, where two nodes cannot talk but both reach a third.
+    cut_links: BTreeSet<(NodeId, NodeId)>,
     /// What happened to the messages so far.
     pub counters: NetworkCounters,
 }
@@ -96,13 +99,20 @@ impl Network {
             next_seq: 0,
             faults,
             groups: BTreeMap::new(),
+            cut_links: BTreeSet::new(),
             counters: NetworkCounters::default(),
         }
     }
 
     /// Whether `a` and `b` can currently talk.
     pub fn connected(&self, a: NodeId, b: NodeId) -> bool {
-        self.groups.get(&a).copied().unwrap_or(0) == self.groups.get(&b).copied().unwrap_or(0)
+        let group = |node| self.groups.get(&node).copied().unwrap_or(0);
+        group(a) == group(b) && !self.cut_links.contains(&(a.min(b), a.max(b)))
+    }
+
+    /// Cuts the link between `a` and `b` only.
+    pub fn cut(&mut self, a: NodeId, b: NodeId) {
+        self.cut_links.insert((a.min(b), a.max(b)));
     }
 
     /// Splits the cluster: nodes in the same group talk, others do not.
@@ -118,11 +128,12 @@ impl Network {
     /// Removes every partition.
     pub fn heal(&mut self) {
         self.groups.clear();
+        self.cut_links.clear();
     }
 
     /// Whether some partition is in force.
     pub fn is_partitioned(&self) -> bool {
-        self.groups.values().any(|group| *group != 0)
+        self.groups.values().any(|group| *group != 0) || !self.cut_links.is_empty()
     }
 
     /// Sends `message` at tick `now`, drawing its fate from `rng`.

@@ -37,6 +37,8 @@ pub struct FaultPlan {
     pub isolate_leader_probability: f64,
     /// A partition heals after this many ticks at most.
     pub partition_ticks_max: u64,
+    /// Chance that a partition cuts one link only (a partial partition).
+    pub cut_link_probability: f64,
     /// Chance that a leader is cut off alone the moment it is first seen,
     /// before its no-op spreads: the step that sets up the paper's Figure 8.
     pub isolate_new_leader_probability: f64,
@@ -90,6 +92,7 @@ impl FaultPlan {
             restart_ticks_max: pick(rng, &[3, 20, 60, 150]),
             partition_per_tick: 0.004 * intensity,
             isolate_leader_probability: pick(rng, &[0.0, 0.5, 0.8]),
+            cut_link_probability: pick(rng, &[0.0, 0.3]),
             isolate_new_leader_probability: pick(rng, &[0.0, 0.2, 0.5]),
             partition_ticks_max: pick(rng, &[20, 60, 200]),
             pause_per_tick: 0.001 * intensity,

@@ -44,6 +44,8 @@ pub enum TraceEvent {
     Resume,
     /// The network was split into these groups.
     Partition(Vec<Vec<NodeId>>),
+    /// The link between two nodes was cut; both still reach the others.
+    Cut(NodeId, NodeId),
     /// Every partition was healed.
     Heal,
     /// The network's loss, duplication and delay changed.
@@ -276,6 +278,7 @@ impl fmt::Display for TraceLine {
             TraceEvent::Pause { until_tick } => write!(f, "PAUSE until t={until_tick}"),
             TraceEvent::Resume => write!(f, "RESUME"),
             TraceEvent::Partition(groups) => write!(f, "PARTITION {groups:?}"),
+            TraceEvent::Cut(a, b) => write!(f, "CUT the link node{a} <-> node{b}"),
             TraceEvent::Heal => write!(f, "HEAL all partitions"),
             TraceEvent::Network {
                 loss_percent,

@@ -316,11 +316,11 @@ impl Cluster {
                 self.workload().clients[client].leader_hint = hint;
                 self.finish_op(client, Outcome::Failed);
                 self.handle_ready(node);
+                // Back off: with no leader known, retrying at once only fails again.
+                let backoff =
+                    options.think_ticks_max + self.rng.random_range(0..=options.think_ticks_max);
+                self.workload().clients[client].next_at = self.now + backoff;
             }
-        }
-        if self.workload().clients[client].pending.is_none() {
-            let wait = self.rng.random_range(0..=options.think_ticks_max);
-            self.workload().clients[client].next_at = self.now + wait;
         }
     }
 

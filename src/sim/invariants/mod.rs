@@ -15,12 +15,14 @@ mod committed_durable;
 mod election_safety;
 mod leader_completeness;
 mod log_matching;
+mod one_vote_per_term;
 mod state_machine_safety;
 
 pub use committed_durable::check_committed_durable;
 pub use election_safety::check_election_safety;
 pub use leader_completeness::{check_leader_has_committed, check_leaders_have_new_commit};
 pub use log_matching::check_log_matching;
+pub use one_vote_per_term::check_one_vote_per_term;
 pub use state_machine_safety::{check_state_machine_safety, Applied};
 
 use crate::raft::{Entry, Index, NodeId, Payload, Term};
@@ -70,4 +72,6 @@ pub struct Observed {
     pub fingerprints: HashMap<(Index, Term), Fingerprint>,
     /// Every entry ever applied by some node, by index.
     pub committed: BTreeMap<Index, Committed>,
+    /// (voter, term) → the candidate it voted for.
+    pub votes: BTreeMap<(NodeId, Term), NodeId>,
 }

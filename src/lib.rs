@@ -11,5 +11,6 @@ pub mod cluster;
 pub mod events;
 pub mod node;
 pub mod raft;
+pub mod sim;
 pub mod storage;
 pub mod transport;

@@ -1,0 +1,6 @@
+mod bugs;
+mod cli;
+mod coverage;
+mod determinism;
+mod scenarios;
+mod seeds;

@@ -17,6 +17,8 @@ enum Command {
     Cluster(cli::cluster_cmd::ClusterArgs),
     /// Measure write latency, throughput and failover time on this machine.
     Bench(cli::bench_cmd::BenchArgs),
+    /// Run a scripted lab (labs/NAME.toml), or `all`; reports in results/.
+    Lab(cli::lab_cmd::LabArgs),
 }
 
 fn main() {
@@ -36,6 +38,7 @@ fn main() {
         match cli.command {
             Command::Cluster(args) => cli::cluster_cmd::run(args).await,
             Command::Bench(args) => cli::bench_cmd::run(args).await,
+            Command::Lab(args) => cli::lab_cmd::run(args).await,
         }
     });
     if let Err(message) = result {

@@ -165,11 +165,20 @@ impl Client {
             }
             return Some(live[(self.index + sequence as usize) % live.len()]);
         }
-        match self.world.resolve(&self.spec.target) {
+        let live = self.world.live();
+        let resolved = self.world.resolve(&self.spec.target).map(|ids| {
+            // Named nodes that are down are skipped while others run.
+            let running: Vec<NodeId> = ids.iter().copied().filter(|id| live.contains(id)).collect();
+            if running.is_empty() {
+                ids
+            } else {
+                running
+            }
+        });
+        match resolved {
             Ok(ids) => Some(ids[(self.index + sequence as usize) % ids.len()]),
             // No leader now: ask any running node, which forwards or fails.
             Err(_) => {
-                let live = self.world.live();
                 (!live.is_empty()).then(|| live[(self.index + sequence as usize) % live.len()])
             }
         }

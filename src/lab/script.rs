@@ -709,8 +709,9 @@ pub fn action_names() -> Vec<String> {
 
 /// The key a serde message is about, when it can be told.
 fn culprit(message: &str, table: &toml::Table) -> Option<String> {
-    if message.starts_with("unknown variant") {
-        return Some("action".into());
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        // Point at the bad value itself: `action = "explode"`.
+        return rest.split('`').next().map(|name| format!("\"{name}\""));
     }
     if let Some(rest) = message.strip_prefix("unknown field `") {
         return rest.split('`').next().map(str::to_string);

@@ -15,6 +15,8 @@ struct Cli {
 enum Command {
     /// Run a cluster in this process: nodes on 3001.., dashboard on 3000.
     Cluster(cli::cluster_cmd::ClusterArgs),
+    /// Run one node as this process, over TCP: `raftcache node node1`.
+    Node(cli::node_cmd::NodeArgs),
     /// Measure write latency, throughput and failover time on this machine.
     Bench(cli::bench_cmd::BenchArgs),
     /// Run a scripted lab (labs/NAME.toml), or `all`; reports in results/.
@@ -28,6 +30,7 @@ fn main() {
                 .unwrap_or_else(|_| "raftcache=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -37,6 +40,7 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Cluster(args) => cli::cluster_cmd::run(args).await,
+            Command::Node(args) => cli::node_cmd::run(args).await,
             Command::Bench(args) => cli::bench_cmd::run(args).await,
             Command::Lab(args) => cli::lab_cmd::run(args).await,
         }

@@ -9,23 +9,32 @@
 //! searches each key on its own; the searches stay small even when the whole
 //! run is long.
 //!
-//! The per-key search lives in [`search`]; this file turns client operations
+//! The per-key search lives in the `search` submodule; this file turns client operations
 //! into register operations, and, when a key fails, shrinks its history to a
 //! small witness a person can read.
 //!
 //! Outcomes are handled as Jepsen's Knossos handles them:
 //!
 //! - `Failed` operations definitely did not take effect and are dropped.
-//! - `Unknown` writes may have taken effect at any time after their call, so
-//!   their return is placed at +infinity. That also makes them optional: a
-//!   write linearized after every other operation changes nothing observed.
+//! - `Unknown` writes may have taken effect at any time after their call, or
+//!   never: their return is at +infinity, and a write linearized after every
+//!   other operation changes nothing observed, so they are optional.
 //! - Reads with any outcome but `Ok` observed nothing and are dropped.
 //!
-//! Two reductions keep unknown writes from blowing up the search, both exact
-//! rather than heuristic. An unknown write whose value no read observed is
-//! dropped: linearizing it can only hide a value nobody saw. An unknown write
-//! that is the only writer of a value some read observed must precede that
-//! read, so its return is moved to the earliest such read's return.
+//! Unknown writes are what makes a search blow up, so three exact (not
+//! heuristic) reductions apply to them. One whose value no read observed is
+//! dropped: linearizing it can only hide a value nobody saw. One that is the
+//! only writer of a value some read observed must precede that read, so its
+//! return moves to the earliest such read's return and it becomes mandatory.
+//! The rest (deletes, clears, repeated values) float: the search places them
+//! only right before a read that needs their value.
+//!
+//! Cost: with the reductions, a linearizable 60-second run (50,000 operations,
+//! 8 clients, 100 keys) checks in a fraction of a second. A violation costs
+//! more, because the search must exhaust every configuration before the bad
+//! read, and the witness is shrunk by repeated searches; that is seconds for
+//! a key with thousands of concurrent operations, and grows with how many
+//! operations on one key overlap in time.
 //!
 //! Left out: `Clear` is atomic across all keys, which a per-key check cannot
 //! see. It appears in every key's sub-history as a delete, so the check is a
@@ -153,11 +162,21 @@ pub fn check(history: &[Operation]) -> Verdict {
         }
         let witness = minimize(ops.clone());
         let explanation = explain(key, &witness, history);
-        let mut operations: Vec<Operation> = witness.iter().map(|op| history[op.source].clone()).collect();
+        let mut operations: Vec<Operation> = witness
+            .iter()
+            .map(|op| history[op.source].clone())
+            .collect();
         operations.sort_by_key(|op| (op.invoke_us, op.id));
-        return Verdict::Violation { key: (*key).to_string(), operations, explanation };
+        return Verdict::Violation {
+            key: (*key).to_string(),
+            operations,
+            explanation,
+        };
     }
-    Verdict::Linearizable { keys: keys.len(), operations }
+    Verdict::Linearizable {
+        keys: keys.len(),
+        operations,
+    }
 }
 
 /// One operation in a single key's sub-history.
@@ -199,7 +218,12 @@ fn partition(history: &[Operation]) -> BTreeMap<&str, Vec<KeyOp<'_>>> {
             continue;
         }
         let complete_us = (op.outcome == Outcome::Ok).then_some(op.complete_us);
-        let key_op = |access| KeyOp { source, invoke_us: op.invoke_us, complete_us, access };
+        let key_op = |access| KeyOp {
+            source,
+            invoke_us: op.invoke_us,
+            complete_us,
+            access,
+        };
         let (key, access) = match &op.kind {
             OpKind::Set { key, value } => (key, KeyAccess::Write(Some(value.as_str()))),
             OpKind::Delete { key } => (key, KeyAccess::Write(None)),
@@ -262,11 +286,22 @@ fn reduce(ops: &[KeyOp<'_>]) -> Vec<RegisterOp> {
                 // Nobody saw it: omitting it is always at least as good.
                 None => continue,
                 // Its value's only writer must precede the first read of it.
-                Some(seen_us) if value != ABSENT && writers[value as usize] == 1 && seen_us >= op.invoke_us => seen_us,
+                Some(seen_us)
+                    if value != ABSENT
+                        && writers[value as usize] == 1
+                        && seen_us >= op.invoke_us =>
+                {
+                    seen_us
+                }
                 Some(_) => NEVER_US,
             },
         };
-        reduced.push(RegisterOp { origin, invoke_us: op.invoke_us, complete_us, access });
+        reduced.push(RegisterOp {
+            origin,
+            invoke_us: op.invoke_us,
+            complete_us,
+            access,
+        });
     }
     reduced
 }
@@ -293,13 +328,21 @@ fn minimize(mut witness: Vec<KeyOp<'_>>) -> Vec<KeyOp<'_>> {
 /// One round of chunked removal of reads (`reads`) or of writes.
 fn shrink(witness: &mut Vec<KeyOp<'_>>, reads: bool) {
     let is_candidate = |op: &KeyOp<'_>| matches!(op.access, KeyAccess::Read(_)) == reads;
-    let mut chunk = witness.iter().filter(|op| is_candidate(op)).count().div_ceil(2).max(1);
+    let mut chunk = witness
+        .iter()
+        .filter(|op| is_candidate(op))
+        .count()
+        .div_ceil(2)
+        .max(1);
     loop {
         // Candidates tried and kept during this pass at this chunk size.
         let mut kept = 0;
         loop {
             let mut remove = vec![false; witness.len()];
-            let chosen = (0..witness.len()).filter(|&i| is_candidate(&witness[i])).skip(kept).take(chunk);
+            let chosen = (0..witness.len())
+                .filter(|&i| is_candidate(&witness[i]))
+                .skip(kept)
+                .take(chunk);
             let mut count = 0;
             for i in chosen {
                 remove[i] = true;
@@ -308,12 +351,20 @@ fn shrink(witness: &mut Vec<KeyOp<'_>>, reads: bool) {
             if count == 0 {
                 break;
             }
-            let remainder: Vec<KeyOp<'_>> =
-                witness.iter().zip(&remove).filter(|(_, &removed)| !removed).map(|(op, _)| *op).collect();
-            let writes_unobserved = witness.iter().zip(&remove).all(|(op, &removed)| match op.access {
-                KeyAccess::Write(value) if removed => !observed(value, &remainder),
-                _ => true,
-            });
+            let remainder: Vec<KeyOp<'_>> = witness
+                .iter()
+                .zip(&remove)
+                .filter(|(_, &removed)| !removed)
+                .map(|(op, _)| *op)
+                .collect();
+            let writes_unobserved =
+                witness
+                    .iter()
+                    .zip(&remove)
+                    .all(|(op, &removed)| match op.access {
+                        KeyAccess::Write(value) if removed => !observed(value, &remainder),
+                        _ => true,
+                    });
             if writes_unobserved && !is_linearizable(&remainder) {
                 *witness = remainder;
             } else {
@@ -341,7 +392,11 @@ fn explain(key: &str, witness: &[KeyOp<'_>], history: &[Operation]) -> String {
         format!("{} by client {}", operation.kind, operation.client)
     };
     let phantom = witness.iter().find_map(|op| match op.access {
-        KeyAccess::Read(Some(value)) if !witness.iter().any(|w| w.access == KeyAccess::Write(Some(value))) => {
+        KeyAccess::Read(Some(value))
+            if !witness
+                .iter()
+                .any(|w| w.access == KeyAccess::Write(Some(value))) =>
+        {
             Some((op, value))
         }
         _ => None,
@@ -351,9 +406,15 @@ fn explain(key: &str, witness: &[KeyOp<'_>], history: &[Operation]) -> String {
             op.outcome == Outcome::Failed
                 && matches!(&op.kind, OpKind::Set { key: k, value: v } if k == key && v == value)
         });
-        let mut text = format!("{} saw a value that no operation on {key:?} wrote", describe(read));
+        let mut text = format!(
+            "{} saw a value that no operation on {key:?} wrote",
+            describe(read)
+        );
         if let Some(failed) = failed {
-            text += &format!("; client {}'s {} was reported failed, so it must not take effect", failed.client, failed.kind);
+            text += &format!(
+                "; client {}'s {} was reported failed, so it must not take effect",
+                failed.client, failed.kind
+            );
         }
         return text;
     }
@@ -370,8 +431,16 @@ fn explain(key: &str, witness: &[KeyOp<'_>], history: &[Operation]) -> String {
         }
     }
     // What can take effect next: calls before the earliest remaining return.
-    let remaining: Vec<&RegisterOp> = reduced.iter().filter(|op| !longest.contains(&op.origin)).collect();
-    let first_return_us = remaining.iter().map(|op| op.complete_us).min().unwrap_or(NEVER_US);
+    // Floating writes never have to come next, so they are not listed.
+    let remaining: Vec<&RegisterOp> = reduced
+        .iter()
+        .filter(|op| op.complete_us != NEVER_US && !longest.contains(&op.origin))
+        .collect();
+    let first_return_us = remaining
+        .iter()
+        .map(|op| op.complete_us)
+        .min()
+        .unwrap_or(NEVER_US);
     let next: Vec<String> = remaining
         .iter()
         .filter(|op| op.invoke_us <= first_return_us)
@@ -385,14 +454,23 @@ fn explain(key: &str, witness: &[KeyOp<'_>], history: &[Operation]) -> String {
     if longest.is_empty() {
         text += "; the key starts absent";
     } else {
-        let order: Vec<String> = longest.iter().map(|&origin| describe(&witness[origin])).collect();
-        text += &format!("; the furthest a valid order gets is {}, which leaves the key ", order.join(", then "));
+        let order: Vec<String> = longest
+            .iter()
+            .map(|&origin| describe(&witness[origin]))
+            .collect();
+        text += &format!(
+            "; the furthest a valid order gets is {}, which leaves the key ",
+            order.join(", then ")
+        );
         text += &match value {
             Some(value) => format!("holding {value:?}"),
             None => "absent".to_string(),
         };
     }
-    text += &format!(", but every operation that can come next is a read that saw otherwise: {}", next.join("; "));
+    text += &format!(
+        ", but every operation that can come next is a read that saw otherwise: {}",
+        next.join("; ")
+    );
     text
 }
 
@@ -402,8 +480,14 @@ impl fmt::Display for OpKind {
             OpKind::Set { key, value } => write!(f, "set({key}, {value:?})"),
             OpKind::Delete { key } => write!(f, "delete({key})"),
             OpKind::Clear => write!(f, "clear()"),
-            OpKind::Read { key, observed: Some(value) } => write!(f, "read({key}) -> {value:?}"),
-            OpKind::Read { key, observed: None } => write!(f, "read({key}) -> absent"),
+            OpKind::Read {
+                key,
+                observed: Some(value),
+            } => write!(f, "read({key}) -> {value:?}"),
+            OpKind::Read {
+                key,
+                observed: None,
+            } => write!(f, "read({key}) -> absent"),
         }
     }
 }
@@ -414,9 +498,17 @@ impl fmt::Display for Verdict {
             Verdict::Linearizable { keys, operations } => {
                 write!(f, "linearizable: {operations} operations on {keys} keys")
             }
-            Verdict::Violation { key, operations, explanation } => {
+            Verdict::Violation {
+                key,
+                operations,
+                explanation,
+            } => {
                 writeln!(f, "not linearizable on key {key:?}: {explanation}")?;
-                write!(f, "witness ({} operations, times from the first invoke):", operations.len())?;
+                write!(
+                    f,
+                    "witness ({} operations, times from the first invoke):",
+                    operations.len()
+                )?;
                 let start_us = operations.iter().map(|op| op.invoke_us).min().unwrap_or(0);
                 for op in operations {
                     let invoke = millis(op.invoke_us - start_us);
@@ -425,7 +517,11 @@ impl fmt::Display for Verdict {
                         Outcome::Unknown => ("?".to_string(), "  (outcome unknown)"),
                         Outcome::Failed => (millis(op.complete_us - start_us), "  (failed)"),
                     };
-                    write!(f, "\n  client {}  [{invoke} .. {complete}]  {}{note}", op.client, op.kind)?;
+                    write!(
+                        f,
+                        "\n  client {}  [{invoke} .. {complete}]  {}{note}",
+                        op.client, op.kind
+                    )?;
                 }
                 Ok(())
             }

@@ -11,11 +11,25 @@ use rand_chacha::ChaCha8Rng;
 use super::linearizability::{check, OpKind, Operation, Outcome, Verdict};
 
 fn op(client: u64, kind: OpKind, (invoke_ms, complete_ms): (u64, u64)) -> Operation {
-    Operation { id: 0, client, kind, invoke_us: invoke_ms * 1000, complete_us: complete_ms * 1000, outcome: Outcome::Ok }
+    Operation {
+        id: 0,
+        client,
+        kind,
+        invoke_us: invoke_ms * 1000,
+        complete_us: complete_ms * 1000,
+        outcome: Outcome::Ok,
+    }
 }
 
 fn set(client: u64, key: &str, value: &str, span: (u64, u64)) -> Operation {
-    op(client, OpKind::Set { key: key.into(), value: value.into() }, span)
+    op(
+        client,
+        OpKind::Set {
+            key: key.into(),
+            value: value.into(),
+        },
+        span,
+    )
 }
 
 fn delete(client: u64, key: &str, span: (u64, u64)) -> Operation {
@@ -27,36 +41,65 @@ fn clear(client: u64, span: (u64, u64)) -> Operation {
 }
 
 fn read(client: u64, key: &str, observed: Option<&str>, span: (u64, u64)) -> Operation {
-    op(client, OpKind::Read { key: key.into(), observed: observed.map(Into::into) }, span)
+    op(
+        client,
+        OpKind::Read {
+            key: key.into(),
+            observed: observed.map(Into::into),
+        },
+        span,
+    )
 }
 
 fn unknown(operation: Operation) -> Operation {
-    Operation { outcome: Outcome::Unknown, ..operation }
+    Operation {
+        outcome: Outcome::Unknown,
+        ..operation
+    }
 }
 
 fn failed(operation: Operation) -> Operation {
-    Operation { outcome: Outcome::Failed, ..operation }
+    Operation {
+        outcome: Outcome::Failed,
+        ..operation
+    }
 }
 
 /// Numbers the operations in order, as a recorder would.
 fn history(ops: Vec<Operation>) -> Vec<Operation> {
-    ops.into_iter().enumerate().map(|(id, operation)| Operation { id: id as u64, ..operation }).collect()
+    ops.into_iter()
+        .enumerate()
+        .map(|(id, operation)| Operation {
+            id: id as u64,
+            ..operation
+        })
+        .collect()
 }
 
 fn assert_linearizable(ops: Vec<Operation>) {
     let verdict = check(&history(ops));
-    assert!(verdict.is_linearizable(), "expected linearizable, got:\n{verdict}");
+    assert!(
+        verdict.is_linearizable(),
+        "expected linearizable, got:\n{verdict}"
+    );
 }
 
 /// Asserts a violation on `key` and returns the witness's operation ids.
 fn assert_violation(ops: Vec<Operation>, expected_key: &str) -> (Vec<u64>, String) {
     let verdict = check(&history(ops));
     match &verdict {
-        Verdict::Violation { key, operations, .. } => {
+        Verdict::Violation {
+            key, operations, ..
+        } => {
             assert_eq!(key, expected_key, "{verdict}");
-            (operations.iter().map(|op| op.id).collect(), verdict.to_string())
+            (
+                operations.iter().map(|op| op.id).collect(),
+                verdict.to_string(),
+            )
         }
-        Verdict::Linearizable { .. } => panic!("expected a violation on {expected_key}, got: {verdict}"),
+        Verdict::Linearizable { .. } => {
+            panic!("expected a violation on {expected_key}, got: {verdict}")
+        }
     }
 }
 
@@ -71,8 +114,17 @@ fn sequential_history_is_linearizable() {
         delete(1, "k", (10, 11)),
         read(2, "k", None, (12, 13)),
     ]);
-    let verdict = check(&history(vec![set(1, "k", "a", (0, 1)), read(1, "k", Some("a"), (2, 3))]));
-    assert_eq!(verdict, Verdict::Linearizable { keys: 1, operations: 2 });
+    let verdict = check(&history(vec![
+        set(1, "k", "a", (0, 1)),
+        read(1, "k", Some("a"), (2, 3)),
+    ]));
+    assert_eq!(
+        verdict,
+        Verdict::Linearizable {
+            keys: 1,
+            operations: 2
+        }
+    );
 }
 
 #[test]
@@ -89,7 +141,11 @@ fn read_overlapping_a_write_may_see_either_value() {
 #[test]
 fn stale_read_after_a_completed_newer_write_is_a_violation() {
     let (witness, _) = assert_violation(
-        vec![set(1, "k", "a", (0, 1)), set(1, "k", "b", (2, 3)), read(2, "k", Some("a"), (4, 5))],
+        vec![
+            set(1, "k", "a", (0, 1)),
+            set(1, "k", "b", (2, 3)),
+            read(2, "k", Some("a"), (4, 5)),
+        ],
         "k",
     );
     assert_eq!(witness, vec![0, 1, 2]);
@@ -97,7 +153,10 @@ fn stale_read_after_a_completed_newer_write_is_a_violation() {
 
 #[test]
 fn read_of_absent_after_an_acknowledged_set_is_a_lost_write() {
-    let (witness, _) = assert_violation(vec![set(1, "k", "a", (0, 1)), read(2, "k", None, (2, 3))], "k");
+    let (witness, _) = assert_violation(
+        vec![set(1, "k", "a", (0, 1)), read(2, "k", None, (2, 3))],
+        "k",
+    );
     assert_eq!(witness, vec![0, 1]);
 }
 
@@ -138,13 +197,23 @@ fn older_value_read_after_an_unknown_write_was_observed_is_a_violation() {
 
 #[test]
 fn unknown_write_cannot_take_effect_before_it_is_invoked() {
-    assert_violation(vec![read(1, "k", Some("b"), (0, 1)), unknown(set(2, "k", "b", (5, 6)))], "k");
+    assert_violation(
+        vec![
+            read(1, "k", Some("b"), (0, 1)),
+            unknown(set(2, "k", "b", (5, 6))),
+        ],
+        "k",
+    );
 }
 
 #[test]
 fn read_of_a_value_never_written_is_a_violation() {
     let (witness, text) = assert_violation(
-        vec![set(1, "k", "a", (0, 1)), read(2, "k", Some("a"), (2, 3)), read(2, "k", Some("zzz"), (4, 5))],
+        vec![
+            set(1, "k", "a", (0, 1)),
+            read(2, "k", Some("a"), (2, 3)),
+            read(2, "k", Some("zzz"), (4, 5)),
+        ],
         "k",
     );
     assert_eq!(witness, vec![2]);
@@ -164,13 +233,21 @@ fn readers_disagreeing_on_the_order_of_concurrent_writes_is_a_violation() {
         ],
         "k",
     );
-    assert_eq!(witness.len(), 6, "both writes and all four reads are needed");
+    assert_eq!(
+        witness.len(),
+        6,
+        "both writes and all four reads are needed"
+    );
 }
 
 #[test]
 fn observed_failed_write_is_a_violation() {
     let (witness, text) = assert_violation(
-        vec![set(1, "k", "a", (0, 1)), failed(set(2, "k", "b", (2, 3))), read(3, "k", Some("b"), (4, 5))],
+        vec![
+            set(1, "k", "a", (0, 1)),
+            failed(set(2, "k", "b", (2, 3))),
+            read(3, "k", Some("b"), (4, 5)),
+        ],
         "k",
     );
     assert_eq!(witness, vec![2]);
@@ -240,8 +317,18 @@ fn witness_of_a_buried_stale_read_is_small() {
     let mut time_ms = 0;
     for i in 0..100 {
         let key = if i % 4 == 3 { "other" } else { "k" };
-        ops.push(set(1 + i % 3, key, &format!("v{i}"), (time_ms, time_ms + 2)));
-        ops.push(read(4, key, Some(&format!("v{i}")), (time_ms + 3, time_ms + 4)));
+        ops.push(set(
+            1 + i % 3,
+            key,
+            &format!("v{i}"),
+            (time_ms, time_ms + 2),
+        ));
+        ops.push(read(
+            4,
+            key,
+            Some(&format!("v{i}")),
+            (time_ms + 3, time_ms + 4),
+        ));
         if i == 60 {
             // Stale: v58 was overwritten by v60 (v59 went to "other").
             ops.push(read(5, "k", Some("v58"), (time_ms + 3, time_ms + 4)));
@@ -250,11 +337,23 @@ fn witness_of_a_buried_stale_read_is_small() {
     }
     assert_eq!(ops.len(), 201);
     let verdict = check(&history(ops));
-    let Verdict::Violation { key, operations, .. } = &verdict else { panic!("expected a violation") };
+    let Verdict::Violation {
+        key, operations, ..
+    } = &verdict
+    else {
+        panic!("expected a violation")
+    };
     assert_eq!(key, "k");
     assert!(operations.len() <= 4, "{verdict}");
     let kinds: Vec<String> = operations.iter().map(|op| op.kind.to_string()).collect();
-    assert_eq!(kinds, vec![r#"set(k, "v58")"#, r#"set(k, "v60")"#, r#"read(k) -> "v58""#]);
+    assert_eq!(
+        kinds,
+        vec![
+            r#"set(k, "v58")"#,
+            r#"set(k, "v60")"#,
+            r#"read(k) -> "v58""#
+        ]
+    );
 }
 
 #[test]
@@ -268,7 +367,10 @@ fn violation_prints_one_operation_per_line_relative_to_the_first_invoke() {
     ops[1].complete_us += 551;
     let text = check(&history(ops)).to_string();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("not linearizable on key \"k1\": "), "{text}");
+    assert!(
+        lines[0].starts_with("not linearizable on key \"k1\": "),
+        "{text}"
+    );
     assert_eq!(
         &lines[2..],
         [
@@ -282,7 +384,10 @@ fn violation_prints_one_operation_per_line_relative_to_the_first_invoke() {
 
 #[test]
 fn operations_round_trip_through_json() {
-    let operation = Operation { id: 7, ..unknown(read(3, "k", None, (1, 2))) };
+    let operation = Operation {
+        id: 7,
+        ..unknown(read(3, "k", None, (1, 2)))
+    };
     let json = serde_json::to_string(&operation).unwrap();
     assert_eq!(
         json,
@@ -311,8 +416,14 @@ fn generated_history(seed: u64, clients: u64, keys: u64, operations: usize) -> V
         let kind = match rng.random_range(0..1000) {
             0 => OpKind::Clear,
             1..=100 => OpKind::Delete { key },
-            101..=550 => OpKind::Set { key, value: format!("v{id}") },
-            _ => OpKind::Read { key, observed: None },
+            101..=550 => OpKind::Set {
+                key,
+                value: format!("v{id}"),
+            },
+            _ => OpKind::Read {
+                key,
+                observed: None,
+            },
         };
         let outcome = match rng.random_range(0..100) {
             0 => Outcome::Failed,
@@ -326,7 +437,17 @@ fn generated_history(seed: u64, clients: u64, keys: u64, operations: usize) -> V
             (_, Outcome::Unknown) => Some(rng.random_range(invoke_us..complete_us + 20_000)),
             _ => Some(rng.random_range(invoke_us..=complete_us)),
         };
-        planned.push((effect_us, Operation { id, client, kind, invoke_us, complete_us, outcome }));
+        planned.push((
+            effect_us,
+            Operation {
+                id,
+                client,
+                kind,
+                invoke_us,
+                complete_us,
+                outcome,
+            },
+        ));
     }
 
     let mut order: Vec<usize> = (0..planned.len()).collect();
@@ -343,7 +464,10 @@ fn generated_history(seed: u64, clients: u64, keys: u64, operations: usize) -> V
             (OpKind::Read { key, observed }, Some(_)) => *observed = map.get(key).cloned(),
         }
     }
-    planned.into_iter().map(|(_, operation)| operation).collect()
+    planned
+        .into_iter()
+        .map(|(_, operation)| operation)
+        .collect()
 }
 
 #[test]
@@ -351,8 +475,13 @@ fn generated_sixty_second_history_is_linearizable() {
     let history = generated_history(7, 8, 100, 50_000);
     let started = std::time::Instant::now();
     let verdict = check(&history);
-    eprintln!("checked 50000 operations in {:?}: {verdict}", started.elapsed());
-    let Verdict::Linearizable { keys, operations } = verdict else { panic!("{verdict}") };
+    eprintln!(
+        "checked 50000 operations in {:?}: {verdict}",
+        started.elapsed()
+    );
+    let Verdict::Linearizable { keys, operations } = verdict else {
+        panic!("{verdict}")
+    };
     assert!(keys > 50, "{keys} keys");
     assert!(operations > 49_000, "{operations} operations");
 }
@@ -374,7 +503,9 @@ fn read_from_the_future_in_a_generated_history_yields_a_two_operation_witness() 
     let future_value = history
         .iter()
         .find_map(|op| match &op.kind {
-            OpKind::Set { key, value } if key == "k0" && op.outcome == Outcome::Ok && op.invoke_us > complete_us => {
+            OpKind::Set { key, value }
+                if key == "k0" && op.outcome == Outcome::Ok && op.invoke_us > complete_us =>
+            {
                 Some(value.clone())
             }
             _ => None,
@@ -384,7 +515,12 @@ fn read_from_the_future_in_a_generated_history_yields_a_two_operation_witness() 
         *observed = Some(future_value.clone());
     }
     let verdict = check(&history);
-    let Verdict::Violation { key, operations, .. } = &verdict else { panic!("expected a violation") };
+    let Verdict::Violation {
+        key, operations, ..
+    } = &verdict
+    else {
+        panic!("expected a violation")
+    };
     assert_eq!(key, "k0");
     assert_eq!(operations.len(), 2, "{verdict}");
     assert_eq!(operations[0].id, history[read_index].id, "{verdict}");

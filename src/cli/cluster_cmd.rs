@@ -20,7 +20,7 @@ pub struct ClusterArgs {
     /// Port of the dashboard and control API (loopback only).
     #[arg(long, default_value_t = 3000)]
     pub control_port: u16,
-    /// Where node logs are kept across restarts (node i in DIR/node<i>).
+    /// Where node logs are kept across restarts (node i in `DIR/node<i>`).
     #[arg(long, default_value = "data")]
     pub data_dir: PathBuf,
     /// Use a temporary data directory, deleted on exit.
@@ -32,6 +32,10 @@ pub struct ClusterArgs {
     /// Skip fsync (faster, and a machine crash may lose acknowledged writes).
     #[arg(long)]
     pub no_fsync: bool,
+    /// Run each node as its own process (`raftcache node nodeN`, Raft over
+    /// TCP on HTTP port + 1000), like the original start_cluster.py; no dashboard.
+    #[arg(long)]
+    pub processes: bool,
 }
 
 /// Runs the cluster until Ctrl-C or SIGTERM.
@@ -50,6 +54,16 @@ pub async fn run(args: ClusterArgs) -> Result<(), String> {
         .as_ref()
         .map(|dir| dir.path().to_path_buf())
         .unwrap_or(args.data_dir.clone());
+    if args.processes {
+        let options = crate::cluster::processes::ProcessOptions {
+            nodes: args.nodes,
+            base_port: args.base_port,
+            data_dir,
+            seed: (args.seed != 1).then_some(args.seed),
+            fsync: !args.no_fsync,
+        };
+        return crate::cluster::processes::run(options, stop).await;
+    }
     let mut options = ClusterOptions::new(data_dir.clone());
     options.nodes = args.nodes;
     options.base_port = args.base_port;

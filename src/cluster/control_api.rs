@@ -1,6 +1,6 @@
 //! The control plane of API.md: everything the dashboard can do, curl can do.
 
-use super::dashboard::DASHBOARD_HTML;
+use super::dashboard::{node_proxy, DASHBOARD_HTML};
 use super::launcher::{Cluster, ControlError};
 use crate::api::body::read_body;
 use crate::api::response::{error, json, text};
@@ -42,6 +42,17 @@ async fn route(
         ([""], &Method::GET) => Ok(text(DASHBOARD_HTML.to_string(), "text/html; charset=utf-8")),
         (["api", "cluster"], &Method::GET) => Ok(cluster_view(cluster)),
         (["api", "events"], &Method::GET) => Ok(event_stream(cluster)),
+        // The dashboard's helpers (dashboard/node_proxy.rs): a node's cache
+        // listing, and the node's own API relayed so the page stays same-origin.
+        (["api", "nodes", name, "keys"], &Method::GET) => {
+            let id = cluster.resolve(name).map_err(control_error)?;
+            let query = request.uri().query().unwrap_or("").to_string();
+            node_proxy::cache_listing(cluster, id, &query).await
+        }
+        (["api", "nodes", name, "cache" | "metrics" | "stats", ..], _) => {
+            let id = cluster.resolve(name).map_err(control_error)?;
+            node_proxy::forward(cluster, id, request).await
+        }
         (["api", "nodes", name, action], &Method::POST) => {
             let id = cluster.resolve(name).map_err(control_error)?;
             node_action(cluster, id, action).await

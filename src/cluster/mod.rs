@@ -4,5 +4,7 @@
 pub mod control_api;
 pub mod dashboard;
 pub mod launcher;
+pub mod layout;
+pub mod processes;
 
 pub use launcher::{Cluster, ClusterOptions, ControlError, NodeView};

@@ -12,16 +12,17 @@
 //! known wait for one (`queued`); requests sent on to the leader wait for
 //! its reply (`forwarded`). Every wait has a deadline, so no client hangs.
 
+use super::commands::{decide, effect_of};
 use super::config::NodeConfig;
 use super::handle::ClientInput;
+use super::requests::{respond, AppendedWrite, PendingRead, Reply, Request, Responder, Waiting};
 use super::status::NodeStatus;
-use crate::cache::{unix_now_ms, ApplyOutcome, Cache, Command};
+use crate::cache::{unix_now_ms, Cache, Command};
 use crate::events::{EventBus, EventKind};
 use crate::raft::{node_name, Entry, Index, NodeId, Payload, RaftNode, Ready, Role, Term};
 use crate::storage::{DiskFile, Wal};
 use crate::transport::{
-    Envelope, ForwardedReply, ForwardedRequest, Transport, WriteEffect, WriteError, WriteReceipt,
-    WriteRequest,
+    Envelope, ForwardedReply, ForwardedRequest, Transport, WriteError, WriteReceipt, WriteRequest,
 };
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, VecDeque};
@@ -36,39 +37,6 @@ pub const MAX_INPUTS_PER_BATCH: usize = 4096;
 const LOG_TAIL_LEN: usize = 24;
 /// Expired keys are purged this often.
 const PURGE_INTERVAL_MS: u64 = 1000;
-
-/// Who is waiting for an answer: a client of this node, or a node that
-/// forwarded a request here.
-enum Responder<T> {
-    Local(oneshot::Sender<Result<T, WriteError>>),
-    Remote { node: NodeId, request_id: u64 },
-}
-
-/// A request waiting for a leader or for the leader's reply, with its deadline.
-struct Waiting {
-    request: Request,
-    responder: Reply,
-    deadline: Instant,
-}
-
-/// A ReadIndex request given to the core, waiting for confirmation.
-struct PendingRead {
-    responder: Responder<Index>,
-    deadline: Instant,
-}
-
-/// What a queued or forwarded request was.
-enum Request {
-    Write(WriteRequest),
-    ReadIndex,
-}
-
-/// A write appended to the log, waiting for its entry to apply.
-struct AppendedWrite {
-    term: Term,
-    responder: Responder<WriteReceipt>,
-    deadline: Instant,
-}
 
 /// The driver's state. Lives inside the node task; dropped when it is killed.
 pub struct Driver {
@@ -92,22 +60,6 @@ pub struct Driver {
     unreachable_leader: Option<(NodeId, Term)>,
     last_purge_ms: u64,
     published: (Role, Term, Option<NodeId>),
-}
-
-/// The answer type of a queued or forwarded request, which may be a write or a read.
-enum Reply {
-    Write(Responder<WriteReceipt>),
-    Read(Responder<Index>),
-}
-
-impl Waiting {
-    fn new(request: Request, responder: Reply, deadline: Instant) -> Self {
-        Waiting {
-            request,
-            responder,
-            deadline,
-        }
-    }
 }
 
 impl Driver {
@@ -700,68 +652,5 @@ impl Driver {
             pending_writes: self.writes.len() + self.queued.len() + self.forwarded.len(),
         };
         *self.status.write() = published;
-    }
-}
-
-impl Reply {
-    fn write_wrap(result: Result<WriteReceipt, WriteError>) -> ForwardedReply {
-        ForwardedReply::Write(result)
-    }
-
-    fn read_wrap(result: Result<Index, WriteError>) -> ForwardedReply {
-        ForwardedReply::ReadIndex(result)
-    }
-}
-
-/// Answers a local client directly, or a forwarding node through the transport.
-fn respond<T>(
-    transport: &dyn Transport,
-    self_id: NodeId,
-    responder: Responder<T>,
-    result: Result<T, WriteError>,
-    wrap: fn(Result<T, WriteError>) -> ForwardedReply,
-) {
-    match responder {
-        Responder::Local(sender) => {
-            let _ = sender.send(result);
-        }
-        Responder::Remote { node, request_id } => {
-            transport.send(Envelope::ForwardReply {
-                from: self_id,
-                to: node,
-                request_id,
-                reply: wrap(result),
-            });
-        }
-    }
-}
-
-/// The leader decides everything non-deterministic about a write before it
-/// enters the log: here, a relative TTL becomes an absolute expiry.
-fn decide(request: &WriteRequest, now_ms: u64) -> Command {
-    match request {
-        WriteRequest::Set { key, value, ttl_ms } => Command::Set {
-            key: key.clone(),
-            value: value.clone(),
-            expires_at_ms: ttl_ms.map(|ttl| now_ms.saturating_add(ttl)),
-        },
-        WriteRequest::Delete { key } => Command::Delete { key: key.clone() },
-        WriteRequest::Clear => Command::Clear,
-    }
-}
-
-fn effect_of(command: &Command, outcome: ApplyOutcome) -> WriteEffect {
-    match (command, outcome) {
-        (Command::Set { expires_at_ms, .. }, ApplyOutcome::Stored { created }) => {
-            WriteEffect::Stored {
-                created,
-                expires_at_ms: *expires_at_ms,
-            }
-        }
-        (_, ApplyOutcome::Deleted { existed }) => WriteEffect::Deleted { existed },
-        (_, ApplyOutcome::Cleared { removed }) => WriteEffect::Cleared {
-            removed: removed as u64,
-        },
-        (command, outcome) => unreachable!("{command:?} produced {outcome:?}"),
     }
 }

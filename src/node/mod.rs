@@ -1,8 +1,10 @@
 //! A running node: its driver task, the handle the API uses, its status.
 
+mod commands;
 pub mod config;
 pub mod driver;
 pub mod handle;
+mod requests;
 pub mod spawn;
 pub mod status;
 

@@ -1,14 +1,16 @@
 //! How nodes reach each other. One trait, two implementations: `memory`
 //! (channels inside one process, through a network controller that injects
-//! faults) and, later, `tcp` (framed messages between processes).
+//! faults) and `tcp` (framed messages between processes).
 
 pub mod envelope;
 pub mod memory;
+pub mod tcp;
 
 pub use envelope::{
     Envelope, ForwardedReply, ForwardedRequest, WriteEffect, WriteError, WriteReceipt, WriteRequest,
 };
 pub use memory::{LinkFault, MemoryNetwork, NetworkFaults};
+pub use tcp::{TcpOptions, TcpTransport};
 
 /// Sends envelopes to peers, best effort: Raft tolerates loss, so `send`
 /// never blocks; an undeliverable envelope is dropped.

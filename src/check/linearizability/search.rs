@@ -11,12 +11,18 @@
 //! set of operations linearized so far plus the register's value; since the
 //! future depends on nothing else, a configuration met twice is explored once.
 //!
+//! One departure from Porcupine: writes whose outcome is unknown have no
+//! return, and leaving them in the list would let each double the number of
+//! configurations for the rest of the history. They "float" outside the list
+//! instead and are linearized only right before a read that needs their value
+//! (see [`Search`] for why that loses no linearization).
+//!
 //! At equal timestamps a call sorts before a return, so two operations that
 //! touch at one microsecond count as concurrent: the checker gives the system
 //! the benefit of the doubt rather than inventing an order the clock did not
 //! see.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The register's value, interned: [`ABSENT`] or an index into the key's
 /// value table. Interning keeps configurations small and comparisons cheap.
@@ -62,51 +68,201 @@ fn step(value: ValueId, access: Access) -> Option<ValueId> {
 
 /// Searches for a linearization of `ops`.
 ///
-/// Returns the `origin`s in linearization order on success. On failure it
-/// returns the longest prefix of a linearization the search reached, if
-/// `track_longest` is set (recording it costs a copy per new record, which is
-/// cheap on a minimized witness and wasteful on a whole history), else nothing.
+/// Returns the `origin`s in linearization order on success; floating writes
+/// left out of it did not take effect. On failure it returns the longest
+/// prefix of a linearization the search reached, if `track_longest` is set
+/// (recording it costs a copy per new record, which is cheap on a minimized
+/// witness and wasteful on a whole history), else nothing.
 pub(super) fn search(ops: &[RegisterOp], track_longest: bool) -> Result<Vec<usize>, Vec<usize>> {
-    let mut events = EventList::new(ops);
-    let mut linearized = Bitset::new(ops.len());
-    let mut seen: HashSet<Configuration> = HashSet::new();
-    // Each frame: an operation linearized, and the register's value before it.
-    let mut stack: Vec<(usize, ValueId)> = Vec::with_capacity(ops.len());
-    let mut longest: Vec<usize> = Vec::new();
-    let mut value = ABSENT;
-    let mut node = events.first();
+    // Mandatory operations first, so their indices are dense bit positions.
+    let mut ordered: Vec<RegisterOp> = ops
+        .iter()
+        .filter(|op| op.complete_us != NEVER_US)
+        .copied()
+        .collect();
+    let mandatory_count = ordered.len();
+    ordered.extend(ops.iter().filter(|op| op.complete_us == NEVER_US));
+    let mut search = Search::new(&ordered, mandatory_count, track_longest);
+    let found = search.run();
+    if found {
+        Ok(search_origins(&ordered, &search.stack))
+    } else {
+        Err(search.longest)
+    }
+}
 
-    let origins = |stack: &[(usize, ValueId)]| stack.iter().map(|&(op, _)| ops[op].origin).collect();
-    loop {
-        match events.event(node) {
-            None => return Ok(origins(&stack)),
-            Some(Event::Call(op)) => {
-                if let Some(next_value) = step(value, ops[op].access) {
-                    linearized.set(op);
-                    if seen.insert(Configuration::new(&linearized, next_value)) {
-                        stack.push((op, value));
-                        value = next_value;
-                        events.lift(op);
-                        if track_longest && stack.len() > longest.len() {
-                            longest = origins(&stack);
-                        }
-                        node = events.first();
-                        continue;
-                    }
-                    linearized.clear(op);
-                }
-                node = events.next(node);
-            }
-            Some(Event::Return(_)) => {
-                let Some((op, previous_value)) = stack.pop() else {
-                    return Err(longest);
-                };
-                linearized.clear(op);
-                value = previous_value;
-                events.unlift(op);
-                node = events.next(events.call_node[op]);
+/// An operation the search linearized, and what undoing it needs.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    /// The mandatory operation linearized.
+    op: usize,
+    /// The floating write linearized just before it, if the read needed one.
+    floating: Option<usize>,
+    /// The register's value before either.
+    value_before: ValueId,
+}
+
+/// The origins of the operations in `stack`, in linearization order.
+fn search_origins(ops: &[RegisterOp], stack: &[Frame]) -> Vec<usize> {
+    stack
+        .iter()
+        .flat_map(|frame| frame.floating.into_iter().chain([frame.op]))
+        .map(|op| ops[op].origin)
+        .collect()
+}
+
+/// The state of one search.
+///
+/// Floating writes (those with [`NEVER_US`] completion) are not in the event
+/// list, or they would sit in every frontier and multiply the configurations
+/// by two for each one pending. A floating write that takes effect matters
+/// only if the next operation is a read of its value (if a write or nothing
+/// follows, it can be dropped; if the register already held its value, it
+/// changed nothing), so it is linearized only as the prefix of a read that
+/// the register's value would refuse. Floating writes of one value are
+/// interchangeable once invoked, so the earliest unused one is taken.
+struct Search<'a> {
+    /// Mandatory operations, then floating writes.
+    ops: &'a [RegisterOp],
+    /// Where the floating writes start in `ops`.
+    mandatory_count: usize,
+    /// Calls and returns of the mandatory operations not yet linearized.
+    events: EventList,
+    /// Mandatory operations linearized, by index into `ops`.
+    linearized: Bitset,
+    /// Floating writes linearized, by index into `ops` minus `mandatory_count`.
+    floated: Bitset,
+    /// Per value, its floating writers in invoke order.
+    floating_writers: HashMap<ValueId, Vec<usize>>,
+    seen: HashSet<Configuration>,
+    stack: Vec<Frame>,
+    track_longest: bool,
+    longest: Vec<usize>,
+}
+
+impl<'a> Search<'a> {
+    fn new(ops: &'a [RegisterOp], mandatory_count: usize, track_longest: bool) -> Self {
+        let mut floating_writers: HashMap<ValueId, Vec<usize>> = HashMap::new();
+        for (op, register_op) in ops.iter().enumerate().skip(mandatory_count) {
+            match register_op.access {
+                Access::Write(value) => floating_writers.entry(value).or_default().push(op),
+                Access::Read(_) => panic!("read {} has no completion", register_op.origin),
             }
         }
+        for writers in floating_writers.values_mut() {
+            writers.sort_by_key(|&op| (ops[op].invoke_us, op));
+        }
+        Search {
+            ops,
+            mandatory_count,
+            events: EventList::new(&ops[..mandatory_count]),
+            linearized: Bitset::new(mandatory_count),
+            floated: Bitset::new(ops.len() - mandatory_count),
+            floating_writers,
+            seen: HashSet::new(),
+            stack: Vec::with_capacity(ops.len()),
+            track_longest,
+            longest: Vec::new(),
+        }
+    }
+
+    /// Runs the search to the end; true if every mandatory operation was
+    /// linearized, with the linearization left on the stack.
+    fn run(&mut self) -> bool {
+        let mut value = ABSENT;
+        let mut node = self.events.first();
+        loop {
+            match self.events.event(node) {
+                None => return true,
+                Some(Event::Call(op)) => {
+                    if let Some((frame, next_value)) = self.try_linearize(op, node, value) {
+                        self.stack.push(frame);
+                        value = next_value;
+                        self.events.lift(op);
+                        if self.track_longest && self.stack.len() > self.longest.len() {
+                            self.longest = search_origins(self.ops, &self.stack);
+                        }
+                        node = self.events.first();
+                    } else {
+                        node = self.events.next(node);
+                    }
+                }
+                Some(Event::Return(_)) => {
+                    let Some(frame) = self.stack.pop() else {
+                        return false;
+                    };
+                    self.linearized.clear(frame.op);
+                    if let Some(floating) = frame.floating {
+                        self.floated.clear(floating - self.mandatory_count);
+                    }
+                    value = frame.value_before;
+                    self.events.unlift(frame.op);
+                    node = self.events.next(self.events.call_node[frame.op]);
+                }
+            }
+        }
+    }
+
+    /// Linearizes `op` (whose call is at `node`) next if the model accepts it,
+    /// with a floating write before it if a read needs one, and if the
+    /// resulting configuration is new. Leaves the bitsets as they were if not.
+    /// Returns the frame to push and the register's value after it.
+    fn try_linearize(
+        &mut self,
+        op: usize,
+        node: usize,
+        value: ValueId,
+    ) -> Option<(Frame, ValueId)> {
+        let access = self.ops[op].access;
+        let (next_value, floating) = match (step(value, access), access) {
+            (Some(next_value), _) => (next_value, None),
+            (None, Access::Read(observed)) => {
+                (observed, Some(self.floating_writer(observed, node)?))
+            }
+            (None, Access::Write(_)) => unreachable!("a register accepts every write"),
+        };
+        self.linearized.set(op);
+        if let Some(floating) = floating {
+            self.floated.set(floating - self.mandatory_count);
+        }
+        if self.seen.insert(Configuration::new(
+            &self.linearized,
+            &self.floated,
+            next_value,
+        )) {
+            return Some((
+                Frame {
+                    op,
+                    floating,
+                    value_before: value,
+                },
+                next_value,
+            ));
+        }
+        self.linearized.clear(op);
+        if let Some(floating) = floating {
+            self.floated.clear(floating - self.mandatory_count);
+        }
+        None
+    }
+
+    /// The earliest-invoked unused floating writer of `value`, if it can take
+    /// effect now: invoked no later than the first return still in the list,
+    /// which is at or after `node` (everything before `node` is a call).
+    fn floating_writer(&self, value: ValueId, node: usize) -> Option<usize> {
+        let writers = self.floating_writers.get(&value)?;
+        let writer = *writers
+            .iter()
+            .find(|&&writer| !self.floated.get(writer - self.mandatory_count))?;
+        let mut first_return = node;
+        let frontier_us = loop {
+            match self.events.event(first_return) {
+                Some(Event::Return(op)) => break self.ops[op].complete_us,
+                Some(Event::Call(_)) => first_return = self.events.next(first_return),
+                None => unreachable!("a call's return follows it in the list"),
+            }
+        };
+        (self.ops[writer].invoke_us <= frontier_us).then_some(writer)
     }
 }
 
@@ -203,26 +359,56 @@ impl EventList {
     }
 }
 
-/// The set of linearized operations, one bit per operation.
+/// A set of operations, one bit per operation, that knows its own extent.
+///
+/// The extent is kept up to date on every change so that taking a
+/// [`Configuration`] costs the size of the window, not of the history.
 struct Bitset {
     words: Vec<u64>,
+    /// Number of leading words that are all ones.
+    full_words: usize,
+    /// One past the last nonzero word; `>= full_words`.
+    end_words: usize,
 }
 
 impl Bitset {
     fn new(len: usize) -> Self {
-        Bitset { words: vec![0; len.div_ceil(64)] }
+        Bitset {
+            words: vec![0; len.div_ceil(64)],
+            full_words: 0,
+            end_words: 0,
+        }
     }
 
     fn set(&mut self, bit: usize) {
-        self.words[bit / 64] |= 1 << (bit % 64);
+        let word = bit / 64;
+        self.words[word] |= 1 << (bit % 64);
+        self.end_words = self.end_words.max(word + 1);
+        while self.full_words < self.words.len() && self.words[self.full_words] == u64::MAX {
+            self.full_words += 1;
+        }
     }
 
     fn clear(&mut self, bit: usize) {
-        self.words[bit / 64] &= !(1 << (bit % 64));
+        let word = bit / 64;
+        self.words[word] &= !(1 << (bit % 64));
+        self.full_words = self.full_words.min(word);
+        while self.end_words > 0 && self.words[self.end_words - 1] == 0 {
+            self.end_words -= 1;
+        }
+    }
+
+    fn get(&self, bit: usize) -> bool {
+        self.words[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    /// The words between the leading ones and the trailing zeros.
+    fn window(&self) -> &[u64] {
+        &self.words[self.full_words..self.end_words.max(self.full_words)]
     }
 }
 
-/// A memoized configuration: linearized set and register value.
+/// A memoized configuration: linearized sets and register value.
 ///
 /// The set is stored compactly. A search over a long history linearizes
 /// operations roughly in time order, so the set is a run of ones, a short
@@ -235,21 +421,18 @@ struct Configuration {
     full_words: u32,
     /// The words after those, without trailing all-zero words.
     window: Box<[u64]>,
+    /// The floating writes linearized, without trailing all-zero words.
+    floated: Box<[u64]>,
     /// The register's value after the linearized operations.
     value: ValueId,
 }
 
 impl Configuration {
-    fn new(linearized: &Bitset, value: ValueId) -> Self {
-        let words = &linearized.words;
-        let full_words = words.iter().take_while(|&&word| word == u64::MAX).count();
-        let end = words
-            .iter()
-            .rposition(|&word| word != 0)
-            .map_or(full_words, |last| (last + 1).max(full_words));
+    fn new(linearized: &Bitset, floated: &Bitset, value: ValueId) -> Self {
         Configuration {
-            full_words: u32::try_from(full_words).expect("history fits in u32 words"),
-            window: words[full_words..end].into(),
+            full_words: u32::try_from(linearized.full_words).expect("history fits in u32 words"),
+            window: linearized.window().into(),
+            floated: floated.words[..floated.end_words].into(),
             value,
         }
     }

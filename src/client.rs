@@ -14,6 +14,11 @@ use std::time::Duration;
 
 /// A request gets no answer after this long by default.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled connection idle this long is not reused. Our nodes close a
+/// keep-alive connection that stays idle for their header read timeout
+/// ([`crate::api::server::HEADER_READ_TIMEOUT`], 5 s); reusing one just as the
+/// server closes it fails the request, so the pool lets go well before.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A whole response.
 #[derive(Clone, Debug)]
@@ -80,7 +85,7 @@ impl HttpClient {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let inner = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build(connector);
         HttpClient { inner, timeout }
     }

@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use super::server::{full_body, HttpBody};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
@@ -32,6 +32,17 @@ pub fn error(error: &ApiError) -> Response<HttpBody> {
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    // A 413 or 408 is answered before the whole body was read, so the rest
+    // may still be arriving and the connection cannot carry another request.
+    // Say so: a client that pooled it would see its next request fail.
+    if matches!(
+        error.status,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+    ) {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }

@@ -430,7 +430,8 @@ impl Cluster {
     }
 
     /// Stops every node. Writes are acknowledged only after their fsync, so
-    /// nothing acknowledged is lost; requests still in flight get 503.
+    /// nothing acknowledged is lost; writes still in flight get 504
+    /// `outcome_unknown` (they may be in the log), other requests 503.
     pub async fn shutdown(&self) {
         for id in 1..=self.options.nodes {
             let _ = self.kill(id).await;

@@ -46,7 +46,11 @@ impl NodeHandle {
     pub async fn write(&self, request: WriteRequest) -> Result<WriteReceipt, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.submit(ClientInput::Write { request, reply })?;
-        answer.await.unwrap_or(Err(WriteError::Stopping))
+        // The driver stopped after taking the write: it may already be in
+        // the log and be committed by the others, so a 503 would be a lie.
+        answer
+            .await
+            .unwrap_or(Err(WriteError::OutcomeUnknown { index: None }))
     }
 
     /// Waits until this node's state reflects every write acknowledged

@@ -1,0 +1,101 @@
+//! Followers are as good an entry point as the leader: writes are forwarded
+//! and name the leader, linearizable reads see every acknowledged write.
+
+mod common;
+
+use common::{name, TestCluster};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_sent_to_a_follower_succeeds_and_names_the_leader() {
+    let cluster = TestCluster::start().await;
+    let (leader, followers) = cluster.leader_and_followers().await;
+
+    for follower in followers {
+        let key = format!("via_{}", name(follower));
+        let response = cluster
+            .client
+            .post_json(
+                &cluster.key_url(follower, &key),
+                &json!({"value": "forwarded"}),
+            )
+            .await
+            .expect("the follower answers");
+
+        assert_eq!(response.status, 201, "{}", common::describe(&response));
+        assert_eq!(response.header("x-raft-leader"), Some(name(leader)));
+        let body = response.json();
+        assert_eq!(body["leader_id"], name(leader), "{body}");
+        assert_eq!(body["key"], key.as_str());
+        assert_eq!(body["value"], "forwarded");
+        assert!(body["index"].as_u64().unwrap() >= 1, "{body}");
+        cluster
+            .wait_for_value(leader, &key, &json!("forwarded"))
+            .await;
+    }
+
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linearizable_read_on_a_follower_sees_the_write_acknowledged_just_before() {
+    let cluster = TestCluster::start().await;
+    let (leader, followers) = cluster.leader_and_followers().await;
+
+    // Each round: write through the leader, then at once read from a
+    // follower; a local read could lag, a linearizable one must not.
+    for round in 0..20 {
+        let follower = followers[round % followers.len()];
+        let value = json!(format!("version {round}"));
+        let written = cluster
+            .client
+            .post_json(
+                &cluster.key_url(leader, "counter"),
+                &json!({ "value": value }),
+            )
+            .await
+            .expect("the leader answers");
+        assert!(
+            (200..300).contains(&written.status),
+            "{}",
+            common::describe(&written)
+        );
+
+        let url = format!(
+            "{}?consistency=linearizable",
+            cluster.key_url(follower, "counter")
+        );
+        let read = cluster
+            .client
+            .get(&url)
+            .await
+            .expect("the follower answers");
+
+        assert_eq!(
+            read.status,
+            200,
+            "round {round}: {}",
+            common::describe(&read)
+        );
+        assert_eq!(read.json()["value"], value, "round {round}");
+        assert_eq!(
+            read.header("x-raft-consistency").as_deref(),
+            Some("linearizable")
+        );
+        let applied: u64 = read
+            .header("x-raft-applied-index")
+            .expect("applied index header")
+            .parse()
+            .unwrap();
+        assert!(applied >= written.json()["index"].as_u64().unwrap());
+    }
+
+    let local = cluster
+        .client
+        .get(&cluster.key_url(followers[0], "counter"))
+        .await
+        .unwrap();
+    assert_eq!(local.header("x-raft-consistency").as_deref(), Some("local"));
+
+    cluster.shutdown().await;
+}

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod events;
+pub mod lab;
 pub mod node;
 pub mod raft;
 pub mod sim;

@@ -19,6 +19,8 @@ enum Command {
     Node(cli::node_cmd::NodeArgs),
     /// Measure write latency, throughput and failover time on this machine.
     Bench(cli::bench_cmd::BenchArgs),
+    /// Run a scripted lab (labs/NAME.toml), or `all`; reports in results/.
+    Lab(cli::lab_cmd::LabArgs),
 }
 
 fn main() {
@@ -40,6 +42,7 @@ fn main() {
             Command::Cluster(args) => cli::cluster_cmd::run(args).await,
             Command::Node(args) => cli::node_cmd::run(args).await,
             Command::Bench(args) => cli::bench_cmd::run(args).await,
+            Command::Lab(args) => cli::lab_cmd::run(args).await,
         }
     });
     if let Err(message) = result {

@@ -1,0 +1,754 @@
+//! The lab script: a TOML file read with serde, unknown keys rejected, and
+//! every mistake reported with file, line, column and the valid choices
+//! before anything starts. `labs/README.md` documents the format.
+//!
+//! A step is a TOML table whose `action` key picks the variant of [`Action`];
+//! the common keys `say` (narration) and `fail_ok` are taken out first. The
+//! `toml` crate keeps byte spans for tables but not for keys inside an
+//! internally tagged enum, so [`locate`] finds the offending key inside the
+//! step's span when serde's message names it.
+
+use crate::raft::{node_name, parse_node_name};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Node names a step may use besides `node1..nodeN` and names bound with `as`.
+pub const ROLES: &[&str] = &["leader", "follower", "followers", "killed", "paused", "all"];
+
+/// A script error, pointing at the place in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the error is about the whole file.
+    pub line: usize,
+    /// 1-based column of the offending text.
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+/// A parsed, validated lab.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// The lab's name: the file name without `.toml`.
+    pub name: String,
+    pub path: PathBuf,
+    /// One line for `lab --list`.
+    pub summary: String,
+    /// What happens, what to watch, why Raft behaves so.
+    pub description: String,
+    pub cluster: ClusterSpec,
+    pub steps: Vec<Step>,
+}
+
+/// The `[cluster]` table: size, timings and switches.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSpec {
+    /// Number of nodes; `--nodes` overrides it unless `fixed_nodes`.
+    pub nodes: u64,
+    /// The lab's lesson depends on exactly `nodes` nodes.
+    pub fixed_nodes: bool,
+    /// Real time per Raft tick.
+    pub tick_ms: u64,
+    pub heartbeat_ticks: u32,
+    /// `[min, max)` of the randomized election timeout.
+    pub election_timeout_ticks: [u32; 2],
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub fsync: bool,
+    /// Artificial extra time per fsync, to imitate a slow disk.
+    pub fsync_delay_ms: u64,
+    /// Compact the log past this many entries; 0 = never. Snapshots are not
+    /// implemented by this build's node yet, so the runner warns and ignores it.
+    pub snapshot_threshold_entries: u64,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        let raft = crate::raft::RaftConfig::default();
+        ClusterSpec {
+            nodes: 3,
+            fixed_nodes: false,
+            tick_ms: crate::node::config::DEFAULT_TICK.as_millis() as u64,
+            heartbeat_ticks: raft.heartbeat_interval_ticks,
+            election_timeout_ticks: [
+                raft.election_timeout_min_ticks,
+                raft.election_timeout_max_ticks,
+            ],
+            pre_vote: raft.pre_vote,
+            check_quorum: raft.check_quorum,
+            fsync: true,
+            fsync_delay_ms: 0,
+            snapshot_threshold_entries: 0,
+        }
+    }
+}
+
+/// One step: an action, with an optional narration.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub action: Action,
+    /// Said before the step runs (printed; with `--step`, waited on).
+    pub say: Option<String>,
+    /// 1-based line of the step's `[[step]]` header.
+    pub line: usize,
+}
+
+/// What one step does. Each variant is one value of `action = "..."`.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Crash nodes: memory lost, disk kept.
+    Kill {
+        node: String,
+        #[serde(rename = "as")]
+        bind: Option<String>,
+    },
+    /// Start killed nodes again from their data directory.
+    Restart {
+        node: String,
+    },
+    /// Freeze nodes (a long GC pause): alive, silent.
+    Pause {
+        node: String,
+        #[serde(rename = "as")]
+        bind: Option<String>,
+    },
+    Resume {
+        node: String,
+    },
+    /// Kill every node, then start them all again.
+    FullRestart {},
+    /// Split the network; nodes in no group form one more group.
+    Partition {
+        groups: Vec<Vec<String>>,
+        /// Binds the first group's nodes to this name.
+        #[serde(rename = "as")]
+        bind: Option<String>,
+    },
+    /// Remove every partition and link fault.
+    Heal {},
+    /// Faults on messages from `from` to `to` (`*` = any node).
+    Link {
+        #[serde(default = "any_node")]
+        from: String,
+        #[serde(default = "any_node")]
+        to: String,
+        #[serde(default)]
+        drop: f64,
+        #[serde(default)]
+        delay_ms: u64,
+        /// Extra random delay; messages overtake each other (reordering).
+        #[serde(default)]
+        jitter_ms: u64,
+        #[serde(default)]
+        duplicate: f64,
+    },
+    /// Ask the leader to hand leadership to `to`.
+    Transfer {
+        to: String,
+    },
+    /// Replace the cluster by a fresh one with changed switches (a new phase).
+    ResetCluster {
+        pre_vote: Option<bool>,
+        check_quorum: Option<bool>,
+    },
+    Sleep {
+        ms: u64,
+    },
+    /// Wait until a condition holds; fails after `timeout_ms`.
+    Wait {
+        until: WaitFor,
+        #[serde(default = "default_wait_ms")]
+        timeout_ms: u64,
+    },
+    /// Client operations over real HTTP.
+    Workload(WorkloadSpec),
+    /// Stop a background workload and wait for its clients.
+    Stop {
+        workload: String,
+    },
+    /// Remember this instant; with `until`, measure `<name>_ms` from here.
+    Mark {
+        name: String,
+        until: Option<IntervalEnd>,
+    },
+    /// One write through the API.
+    Set {
+        key: String,
+        value: toml::Value,
+        ttl_s: Option<f64>,
+        #[serde(default = "leader_node")]
+        node: String,
+    },
+    /// One read; with `equals` or `absent`, an expectation on every node named.
+    Get {
+        key: String,
+        #[serde(default = "leader_node")]
+        node: String,
+        #[serde(default)]
+        consistency: Consistency,
+        equals: Option<toml::Value>,
+        #[serde(default)]
+        absent: bool,
+    },
+    Delete {
+        key: String,
+        #[serde(default = "leader_node")]
+        node: String,
+    },
+    Clear {
+        #[serde(default = "leader_node")]
+        node: String,
+    },
+    /// List keys; with `count`, expect that many on every node named.
+    List {
+        #[serde(default = "leader_node")]
+        node: String,
+        count: Option<usize>,
+    },
+    /// Every live node applied the same index and holds the same data.
+    ExpectConverged {
+        #[serde(default = "default_wait_ms")]
+        timeout_ms: u64,
+    },
+    /// Read every key written so far: nothing acknowledged may be missing.
+    ExpectAcknowledgedWritesReadable {},
+    /// Elections won since a mark, within bounds.
+    ExpectElections {
+        since: Option<String>,
+        min: Option<usize>,
+        max: Option<usize>,
+    },
+    /// How far the highest term rose since a mark.
+    ExpectTermRise {
+        since: String,
+        min: Option<u64>,
+        max: Option<u64>,
+    },
+    /// A node's commit index did not move since a mark: it could not commit.
+    ExpectNoCommit {
+        node: String,
+        since: String,
+    },
+    /// A node has this role now.
+    ExpectRole {
+        node: String,
+        role: String,
+    },
+    /// A measured interval stays under a bound.
+    ExpectInterval {
+        name: String,
+        max_ms: f64,
+    },
+    /// A workload's latency percentile stays under a bound.
+    ExpectLatency {
+        workload: String,
+        #[serde(default = "default_percentile")]
+        percentile: f64,
+        max_ms: f64,
+    },
+    /// Stale reads of a consistency level, counted at the end.
+    ExpectStaleReads {
+        consistency: Consistency,
+        min: Option<usize>,
+        max: Option<usize>,
+    },
+}
+
+fn any_node() -> String {
+    "*".into()
+}
+fn leader_node() -> String {
+    "leader".into()
+}
+fn default_wait_ms() -> u64 {
+    5000
+}
+fn default_percentile() -> f64 {
+    99.0
+}
+
+/// Conditions a `wait` step waits for.
+#[derive(Clone, Copy, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitFor {
+    /// A leader followed by a majority.
+    Leader,
+    /// Such a leader in a term above the one before the last fault.
+    NewLeader,
+    /// Every live node applied the same index as the leader committed.
+    Converged,
+}
+
+/// Where a measured interval ends.
+#[derive(Clone, Copy, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalEnd {
+    /// The first write invoked after the mark and acknowledged (failover).
+    WriteOk,
+    /// The first leader elected after the mark in a higher term.
+    NewLeader,
+}
+
+/// Read consistency, as in `?consistency=`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Consistency {
+    #[default]
+    Local,
+    Linearizable,
+}
+
+/// Operations a workload issues.
+#[derive(Clone, Copy, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OpMix {
+    Write,
+    ReadLocal,
+    ReadLinearizable,
+    Delete,
+    /// 50% writes, 30% linearizable reads, 10% local reads, 10% deletes.
+    Mixed,
+}
+
+/// What every operation of a workload must come to.
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// Anything goes (faults are the point).
+    #[default]
+    Any,
+    /// Every operation acknowledged.
+    AllOk,
+    /// At least one acknowledged.
+    SomeOk,
+    /// Every operation definitely failed (e.g. 503 without a majority).
+    AllFail,
+}
+
+/// The `workload` action.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Needed to `stop` a background workload or bound its latency.
+    pub name: Option<String>,
+    pub op: OpMix,
+    #[serde(default = "one")]
+    pub clients: usize,
+    /// Operations in all; with neither count nor duration, runs until stopped.
+    pub count: Option<u64>,
+    pub duration_ms: Option<u64>,
+    /// Total operations per second over all clients; closed loop without it.
+    pub rate: Option<f64>,
+    /// `spread` (every running node in turn), a role, a node or a bound name.
+    #[serde(default = "spread")]
+    pub target: String,
+    /// Keys are `<key_prefix><0..keys>`; workloads sharing keys share a prefix.
+    #[serde(default = "default_keys")]
+    pub keys: u64,
+    #[serde(default = "default_prefix")]
+    pub key_prefix: String,
+    /// Keep running across the following steps until `stop`.
+    #[serde(default)]
+    pub background: bool,
+    #[serde(default)]
+    pub expect: Expect,
+    /// Every operation must be answered within this bound (fail fast).
+    pub latency_max_ms: Option<f64>,
+    /// A client gives up on a request after this long (outcome unknown).
+    #[serde(default = "default_client_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn one() -> usize {
+    1
+}
+fn spread() -> String {
+    "spread".into()
+}
+fn default_keys() -> u64 {
+    20
+}
+fn default_prefix() -> String {
+    "k".into()
+}
+fn default_client_timeout_ms() -> u64 {
+    2000
+}
+
+/// The top level of a script file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScript {
+    summary: String,
+    description: String,
+    #[serde(default)]
+    cluster: ClusterSpec,
+    #[serde(default)]
+    step: Vec<Spanned<toml::Table>>,
+}
+
+impl Action {
+    /// The `action = "..."` name of this step.
+    pub fn name(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|value| value["action"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Node references this step makes, for validation.
+    fn node_refs(&self) -> Vec<&str> {
+        match self {
+            Action::Kill { node, .. }
+            | Action::Restart { node }
+            | Action::Pause { node, .. }
+            | Action::Resume { node }
+            | Action::Set { node, .. }
+            | Action::Get { node, .. }
+            | Action::Delete { node, .. }
+            | Action::Clear { node }
+            | Action::List { node, .. }
+            | Action::ExpectNoCommit { node, .. }
+            | Action::ExpectRole { node, .. } => vec![node],
+            Action::Transfer { to } => vec![to],
+            Action::Partition { groups, .. } => {
+                groups.iter().flatten().map(String::as_str).collect()
+            }
+            Action::Link { from, to, .. } => [from, to]
+                .into_iter()
+                .filter(|name| *name != "*")
+                .map(String::as_str)
+                .collect(),
+            Action::Workload(spec) if spec.target != "spread" => vec![&spec.target],
+            _ => Vec::new(),
+        }
+    }
+
+    fn binding(&self) -> Option<&str> {
+        match self {
+            Action::Kill { bind, .. }
+            | Action::Pause { bind, .. }
+            | Action::Partition { bind, .. } => bind.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Finds `labs/<name>.toml`, or takes `name` as a path when it has a slash or ends in `.toml`.
+pub fn find(name: &str, labs_dir: &Path) -> PathBuf {
+    if name.contains('/') || name.ends_with(".toml") {
+        PathBuf::from(name)
+    } else {
+        labs_dir.join(format!("{name}.toml"))
+    }
+}
+
+/// Reads and validates a script; `nodes` overrides the cluster size.
+pub fn load(path: &Path, nodes: Option<u64>) -> Result<Script, ScriptError> {
+    let source = std::fs::read_to_string(path).map_err(|error| ScriptError {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the lab script: {error}"),
+    })?;
+    parse(path, &source, nodes)
+}
+
+/// Parses and validates a script's text.
+pub fn parse(path: &Path, source: &str, nodes: Option<u64>) -> Result<Script, ScriptError> {
+    let at = |offset: usize, message: String| {
+        let (line, column) = line_column(source, offset);
+        ScriptError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    };
+    let raw: RawScript = toml::from_str(source).map_err(|error| {
+        let offset = error.span().map(|span| span.start).unwrap_or(0);
+        at(offset, error.message().trim().to_string())
+    })?;
+    let mut cluster = raw.cluster;
+    if let Some(nodes) = nodes {
+        if cluster.fixed_nodes && nodes != cluster.nodes {
+            return Err(at(
+                0,
+                format!(
+                    "this lab needs exactly {} nodes; --nodes {nodes} cannot apply",
+                    cluster.nodes
+                ),
+            ));
+        }
+        cluster.nodes = nodes;
+    }
+    if !(1..=9).contains(&cluster.nodes) {
+        return Err(at(
+            0,
+            format!("nodes must be 1 to 9, got {}", cluster.nodes),
+        ));
+    }
+    let mut steps = Vec::new();
+    let mut bound: BTreeSet<String> = BTreeSet::new();
+    let mut marks: BTreeSet<String> = BTreeSet::new();
+    let mut workloads: BTreeSet<String> = BTreeSet::new();
+    for spanned in raw.step {
+        let span = spanned.span();
+        let mut table = spanned.into_inner();
+        let text = &source[span.clone()];
+        let here = |message: String, needle: Option<&str>| {
+            let offset = needle.and_then(|needle| locate(text, needle)).unwrap_or(0);
+            at(span.start + offset, message)
+        };
+        let say = match table.remove("say") {
+            None => None,
+            Some(toml::Value::String(say)) => Some(say),
+            Some(other) => {
+                return Err(here(
+                    format!("`say` must be a string, got {}", other.type_str()),
+                    Some("say"),
+                ))
+            }
+        };
+        if !table.contains_key("action") {
+            return Err(here(
+                format!(
+                    "this step has no `action`; valid actions: {}",
+                    action_names().join(", ")
+                ),
+                None,
+            ));
+        }
+        let action = Action::deserialize(toml::Value::Table(table.clone())).map_err(|error| {
+            let message = error.message().trim().to_string();
+            let needle = culprit(&message, &table);
+            let message = if message.starts_with("unknown variant") {
+                format!("unknown action: {message}")
+            } else {
+                message
+            };
+            here(message, needle.as_deref())
+        })?;
+        validate(&action, &cluster, &bound, &marks, &workloads)
+            .map_err(|(message, needle)| here(message, needle.as_deref()))?;
+        if let Some(name) = action.binding() {
+            bound.insert(name.to_string());
+        }
+        match &action {
+            Action::Mark { name, .. } => {
+                marks.insert(name.clone());
+            }
+            Action::Workload(WorkloadSpec {
+                name: Some(name), ..
+            }) => {
+                workloads.insert(name.clone());
+            }
+            _ => {}
+        }
+        steps.push(Step {
+            action,
+            say,
+            line: line_column(source, span.start).0,
+        });
+    }
+    let name = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "lab".into());
+    Ok(Script {
+        name,
+        path: path.to_path_buf(),
+        summary: raw.summary.trim().to_string(),
+        description: raw.description.trim().to_string(),
+        cluster,
+        steps,
+    })
+}
+
+/// Checks what serde cannot: node names, references to marks and workloads.
+/// On error, returns the message and the text to point at.
+fn validate(
+    action: &Action,
+    cluster: &ClusterSpec,
+    bound: &BTreeSet<String>,
+    marks: &BTreeSet<String>,
+    workloads: &BTreeSet<String>,
+) -> Result<(), (String, Option<String>)> {
+    for name in action.node_refs() {
+        let is_node = parse_node_name(name).is_some_and(|id| id <= cluster.nodes);
+        if !(is_node || ROLES.contains(&name) || bound.contains(name)) {
+            let mut choices: Vec<String> = ROLES.iter().map(|role| role.to_string()).collect();
+            choices.extend((1..=cluster.nodes).map(node_name));
+            choices.extend(bound.iter().cloned());
+            return Err((
+                format!("unknown node {name:?}; valid nodes: {}", choices.join(", ")),
+                Some(format!("\"{name}\"")),
+            ));
+        }
+    }
+    let since = match action {
+        Action::ExpectElections {
+            since: Some(since), ..
+        }
+        | Action::ExpectTermRise { since, .. }
+        | Action::ExpectNoCommit { since, .. } => Some(since),
+        _ => None,
+    };
+    if let Some(since) = since {
+        if !marks.contains(since) {
+            return Err((
+                format!(
+                    "no mark named {since:?} before this step; marks so far: {}",
+                    list_or_none(marks)
+                ),
+                Some(format!("\"{since}\"")),
+            ));
+        }
+    }
+    match action {
+        Action::Stop { workload } | Action::ExpectLatency { workload, .. }
+            if !workloads.contains(workload) =>
+        {
+            Err((
+                format!(
+                    "no workload named {workload:?} before this step; named workloads: {}",
+                    list_or_none(workloads)
+                ),
+                Some(format!("\"{workload}\"")),
+            ))
+        }
+        Action::ExpectRole { role, .. }
+            if !["leader", "follower", "candidate"].contains(&role.as_str()) =>
+        {
+            Err((
+                format!("unknown role {role:?}; valid roles: leader, follower, candidate"),
+                Some(format!("\"{role}\"")),
+            ))
+        }
+        Action::Link {
+            drop,
+            duplicate,
+            delay_ms,
+            jitter_ms,
+            ..
+        } => crate::transport::LinkFault {
+            drop: *drop,
+            delay_ms: *delay_ms,
+            jitter_ms: *jitter_ms,
+            duplicate: *duplicate,
+        }
+        .validate()
+        .map_err(|message| (message, None)),
+        Action::Workload(spec) => {
+            if spec.clients == 0 {
+                return Err(("clients must be at least 1".into(), Some("clients".into())));
+            }
+            if spec.keys == 0 {
+                return Err(("keys must be at least 1".into(), Some("keys".into())));
+            }
+            if spec.background && spec.name.is_none() {
+                return Err((
+                    "a background workload needs a `name` to stop it by".into(),
+                    None,
+                ));
+            }
+            if !spec.background && spec.count.is_none() && spec.duration_ms.is_none() {
+                return Err((
+                    "a workload needs `count` or `duration_ms` unless it runs in the background"
+                        .into(),
+                    None,
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn list_or_none(names: &BTreeSet<String>) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Every valid `action` value, from serde's own list.
+pub fn action_names() -> Vec<String> {
+    let error = Action::deserialize(toml::Value::Table(toml::Table::from_iter([(
+        "action".to_string(),
+        toml::Value::String("?".into()),
+    )])))
+    .expect_err("`?` is no action");
+    let message = error.message().to_string();
+    message
+        .split("expected one of ")
+        .nth(1)
+        .unwrap_or("")
+        .split(", ")
+        .map(|name| name.trim().trim_matches('`').to_string())
+        .collect()
+}
+
+/// The key a serde message is about, when it can be told.
+fn culprit(message: &str, table: &toml::Table) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        // Point at the bad value itself: `action = "explode"`.
+        return rest.split('`').next().map(|name| format!("\"{name}\""));
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        return rest.split('`').next().map(str::to_string);
+    }
+    if message.starts_with("invalid") {
+        // serde names the bad value, not its key: find the key holding it.
+        return table
+            .iter()
+            .filter(|(key, _)| *key != "action")
+            .find(|(_, value)| {
+                let shown = value.to_string();
+                message.contains(&shown) || message.contains(&shown.trim_matches('"').to_string())
+            })
+            .map(|(key, _)| key.clone());
+    }
+    None
+}
+
+/// Offset of `needle` as a key (at a line start) or, failing that, anywhere in `text`.
+fn locate(text: &str, needle: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(needle) {
+            if rest.trim_start().starts_with('=') {
+                return Some(offset + line.len() - trimmed.len());
+            }
+        }
+        offset += line.len();
+    }
+    text.find(needle)
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map(|at| at + 1).unwrap_or(0) + 1;
+    (line, column)
+}

@@ -288,8 +288,36 @@ async fn a_body_over_one_mebibyte_is_payload_too_large() {
         .await;
 
     assert_error(&response, 413, "payload_too_large");
-    // The rest of the body may still be in flight: the connection ends here.
-    assert_eq!(response.header("connection").as_deref(), Some("close"));
+    // A body this size is drained, so the connection stays usable.
+    assert_eq!(response.header("connection"), None);
+    assert_healthy_and_unchanged(&cluster).await;
+    cluster.shutdown().await;
+}
+
+/// A declared length far past the limit is refused before the body is sent,
+/// and the connection is closed rather than drained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_length_far_past_the_limit_is_refused_at_once() {
+    let cluster = cluster_with_one_key().await;
+    let address = cluster.cluster.address(TARGET).unwrap();
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /cache/{EXISTING_KEY} HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100000000\r\n\
+         Expect: 100-continue\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+
+    let answer = read_until_closed(&mut stream, Duration::from_secs(15)).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "expected 413, got {answer:?}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(!answer.contains("100 Continue"), "{answer}");
     assert_healthy_and_unchanged(&cluster).await;
     cluster.shutdown().await;
 }
@@ -325,7 +353,8 @@ async fn a_chunked_body_over_one_mebibyte_is_payload_too_large() {
     let mut stream = TcpStream::connect(address).await.unwrap();
     let head = format!(
         "POST /cache/{EXISTING_KEY} HTTP/1.1\r\nHost: {address}\r\n\
-         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "x".repeat(64 * 1024));

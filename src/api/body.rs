@@ -2,7 +2,8 @@
 //! API.md lives here, so that no handler can forget a rule.
 
 use super::error::ApiError;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
+use hyper::body::Body;
 use hyper::body::Incoming;
 use hyper::StatusCode;
 use serde_json::Value;
@@ -50,34 +51,66 @@ pub fn decode_key(raw: &str) -> Result<String, ApiError> {
     Ok(key)
 }
 
+/// Bytes of an oversized body read past the limit and thrown away before
+/// answering 413. Draining lets the 413 go out on a connection that stays
+/// usable: closing a socket with unread bytes makes the kernel send a reset,
+/// which can destroy the 413 before the client reads it, and a pooling client
+/// would then see a bare connection error instead of a clear answer. Beyond
+/// this much the sender is not worth waiting for, and the connection is closed.
+pub const DRAIN_MAX_BYTES: usize = 8 << 20;
+
 /// Reads the whole body, refusing more than `max_bytes` and slow senders.
 pub async fn read_body(body: Incoming, max_bytes: usize) -> Result<bytes::Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
+    match tokio::time::timeout(BODY_READ_TIMEOUT, read_limited(body, max_bytes)).await {
+        Err(_) => Err(ApiError {
+            close_connection: true,
+            ..ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the body did not arrive in time",
+            )
+        }),
+        Ok(result) => result,
+    }
+}
+
+async fn read_limited(mut body: Incoming, max_bytes: usize) -> Result<bytes::Bytes, ApiError> {
+    let too_large = |close_connection| ApiError {
+        close_connection,
+        ..ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("the body exceeds {max_bytes} bytes"),
         )
     };
-    match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, max_bytes).collect()).await {
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
-            "the body did not arrive in time",
-        )),
-        Ok(Err(error))
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
-        }
-        Ok(Err(_)) => Err(ApiError::bad_request(
-            "invalid_body",
-            "the body could not be read",
-        )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    let drain_limit = max_bytes.saturating_add(DRAIN_MAX_BYTES);
+    // A declared length past the drain limit is refused before any of the
+    // body is asked for (a client waiting on `Expect: 100-continue` never
+    // sends it).
+    if body.size_hint().lower() > drain_limit as u64 {
+        return Err(too_large(true));
     }
+    let mut collected = bytes::BytesMut::new();
+    let mut received = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|_| ApiError::bad_request("invalid_body", "the body could not be read"))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers carry nothing the API reads
+        };
+        received = received.saturating_add(data.len());
+        if received <= max_bytes {
+            collected.extend_from_slice(&data);
+        } else if received > drain_limit {
+            return Err(too_large(true));
+        } else {
+            collected = bytes::BytesMut::new(); // past the limit: drain only
+        }
+    }
+    if received > max_bytes {
+        return Err(too_large(false));
+    }
+    Ok(collected.freeze())
 }
 
 /// Parses and validates `{"value": <any JSON>, "ttl": <seconds>}`.

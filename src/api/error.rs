@@ -15,6 +15,9 @@ pub struct ApiError {
     pub retry_after_s: Option<u32>,
     /// Methods the path accepts (sent as `Allow` with 405).
     pub allow: Option<&'static str>,
+    /// The request's body was not read to its end, so the connection cannot
+    /// carry another request: answer with `Connection: close`.
+    pub close_connection: bool,
 }
 
 impl ApiError {
@@ -26,6 +29,7 @@ impl ApiError {
             message: message.into(),
             retry_after_s: None,
             allow: None,
+            close_connection: false,
         }
     }
 

@@ -227,16 +227,6 @@ impl NodeApi {
         key: String,
         request: Request<Incoming>,
     ) -> Result<Response<HttpBody>, ApiError> {
-        if let Some(length) = request.headers().get(hyper::header::CONTENT_LENGTH) {
-            let length: Option<usize> = length.to_str().ok().and_then(|length| length.parse().ok());
-            if length.is_some_and(|length| length > self.max_body_bytes) {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("the body exceeds {} bytes", self.max_body_bytes),
-                ));
-            }
-        }
         let bytes = read_body(request.into_body(), self.max_body_bytes).await?;
         let body = parse_set_body(&bytes)?;
         let value_text = serde_json::to_string(&body.value).expect("JSON values serialize");

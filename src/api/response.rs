@@ -33,13 +33,7 @@ pub fn error(error: &ApiError) -> Response<HttpBody> {
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static(allow));
     }
-    // A 413 or 408 is answered before the whole body was read, so the rest
-    // may still be arriving and the connection cannot carry another request.
-    // Say so: a client that pooled it would see its next request fail.
-    if matches!(
-        error.status,
-        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
-    ) {
+    if error.close_connection {
         response
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));

@@ -45,7 +45,6 @@
 //! Snapshots (none exist yet), membership changes, leadership transfer by the
 //! nemesis, and clock skew (expiry is not exercised).
 
-mod checker_shim;
 pub mod cli;
 pub mod cluster;
 pub mod invariants;
@@ -61,7 +60,7 @@ pub mod workload;
 #[cfg(test)]
 mod tests;
 
-use checker_shim as linearizability;
+use crate::check::linearizability;
 pub use cli::run_cli;
 pub use cluster::{Cluster, ClusterOptions};
 pub use nemesis::Nemesis;

@@ -96,7 +96,6 @@ fn skipping_the_log_matching_check_is_caught() {
 }
 
 #[test]
-#[ignore = "caught only by the linearizability checker, which has not landed yet"]
 fn reading_without_a_quorum_is_caught() {
     assert_caught(InjectedBugs {
         read_without_quorum: true,

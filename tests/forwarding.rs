@@ -99,3 +99,47 @@ async fn a_linearizable_read_on_a_follower_sees_the_write_acknowledged_just_befo
 
     cluster.shutdown().await;
 }
+
+/// A follower whose forward went to a leader that stopped answering must not
+/// keep its client waiting for the whole request timeout once another leader
+/// is elected: the write may or may not have been appended, so the answer is
+/// an honest outcome_unknown, at once. With a 30 s timeout the old behaviour
+/// (answer at the deadline) would outlast the test client's 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forward_to_a_replaced_leader_is_answered_when_the_new_leader_is_known() {
+    let cluster = TestCluster::start_with(|options| {
+        options.request_timeout = Some(std::time::Duration::from_secs(30));
+    })
+    .await;
+    let (old_leader, followers) = cluster.leader_and_followers().await;
+    cluster.control(old_leader, "pause").await;
+
+    let started = std::time::Instant::now();
+    let response = cluster
+        .client
+        .post_json(
+            &cluster.key_url(followers[0], "during_failover"),
+            &json!({"value": "maybe"}),
+        )
+        .await
+        .expect("the follower answers before the test client gives up");
+
+    // Either the new leader was already known (the write went to it and
+    // succeeded) or the forward to the paused leader was abandoned.
+    let body = response.json();
+    match response.status {
+        201 => assert_ne!(body["leader_id"], name(old_leader), "{body}"),
+        504 => assert_eq!(body["code"], "outcome_unknown", "{body}"),
+        _ => panic!("unexpected answer: {}", common::describe(&response)),
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    // A paused node answers nothing, not even /status: resume it first.
+    cluster.control(old_leader, "resume").await;
+    let (new_leader, _) = cluster.leader_and_followers().await;
+    assert_ne!(new_leader, old_leader);
+    cluster.shutdown().await;
+}

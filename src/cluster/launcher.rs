@@ -34,6 +34,9 @@ pub struct ClusterOptions {
     pub fsync_delay: Duration,
     /// Seed of all randomness: election timeouts and network fault dice.
     pub seed: u64,
+    /// How long a client request may wait; `None` is about two election
+    /// timeouts (API.md).
+    pub request_timeout: Option<Duration>,
 }
 
 impl ClusterOptions {
@@ -49,6 +52,7 @@ impl ClusterOptions {
             fsync: true,
             fsync_delay: Duration::ZERO,
             seed: 1,
+            request_timeout: None,
         }
     }
 }
@@ -152,8 +156,9 @@ impl Cluster {
             config.fsync = options.fsync;
             config.fsync_delay = options.fsync_delay;
             config.seed = options.seed.wrapping_mul(1000).wrapping_add(*id);
-            config.request_timeout =
-                crate::node::config::default_request_timeout(&config.raft, config.tick);
+            config.request_timeout = options.request_timeout.unwrap_or_else(|| {
+                crate::node::config::default_request_timeout(&config.raft, config.tick)
+            });
             slots.insert(
                 *id,
                 Slot {

@@ -49,7 +49,8 @@ pub struct Driver {
     status: Arc<RwLock<NodeStatus>>,
     writes: BTreeMap<Index, AppendedWrite>,
     queued: VecDeque<Waiting>,
-    forwarded: BTreeMap<u64, Waiting>,
+    /// Requests forwarded to a leader, by request id, with that leader.
+    forwarded: BTreeMap<u64, (NodeId, Waiting)>,
     /// ReadIndex requests given to the core, by read id.
     reads: BTreeMap<u64, PendingRead>,
     /// Confirmed reads waiting for this node to apply up to their index.
@@ -341,7 +342,7 @@ impl Driver {
         });
         if sent {
             self.forwarded
-                .insert(request_id, Waiting::new(request, reply, deadline));
+                .insert(request_id, (leader, Waiting::new(request, reply, deadline)));
         } else {
             // The leader we know of is gone (e.g. killed): the request never
             // left, so it can safely wait here for the next leader.
@@ -353,7 +354,7 @@ impl Driver {
     }
 
     fn on_forward_reply(&mut self, request_id: u64, reply: ForwardedReply) {
-        let Some(waiting) = self.forwarded.remove(&request_id) else {
+        let Some((_, waiting)) = self.forwarded.remove(&request_id) else {
             return;
         };
         match (waiting.responder, reply) {
@@ -388,6 +389,9 @@ impl Driver {
         }
         let leader_known = status.leader.is_some()
             && (status.role == Role::Leader || status.leader != Some(self.config.id));
+        if leader_known {
+            self.abandon_forwards_to_old_leaders(status.leader);
+        }
         let leader_reachable = self.unreachable_leader.is_none();
         if !leader_known || !leader_reachable || self.queued.is_empty() {
             return;
@@ -401,6 +405,30 @@ impl Driver {
                     self.submit_read(responder, waiting.deadline, true)
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// A reply from a leader that has since been replaced may never come (it
+    /// may be dead or cut off), so its forwards are not left to run out
+    /// their deadline: a write is answered as outcome unknown at once (the
+    /// old leader may have appended it, and the new one may commit it), and a
+    /// read, which is safe to repeat, goes to the new leader.
+    fn abandon_forwards_to_old_leaders(&mut self, leader: Option<NodeId>) {
+        let stale: Vec<u64> = self
+            .forwarded
+            .iter()
+            .filter(|(_, (to, _))| Some(*to) != leader)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            let (_, waiting) = self.forwarded.remove(&id).expect("stale forward exists");
+            match waiting.request {
+                Request::Write(_) => self.fail(
+                    waiting.responder,
+                    WriteError::OutcomeUnknown { index: None },
+                ),
+                Request::ReadIndex => self.queued.push_back(waiting),
             }
         }
     }
@@ -436,11 +464,11 @@ impl Driver {
         let expired: Vec<u64> = self
             .forwarded
             .iter()
-            .filter(|(_, waiting)| waiting.deadline <= now)
+            .filter(|(_, (_, waiting))| waiting.deadline <= now)
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
-            let waiting = self.forwarded.remove(&id).expect("expired forward exists");
+            let (_, waiting) = self.forwarded.remove(&id).expect("expired forward exists");
             let error = match waiting.request {
                 // The leader may have applied it: we cannot tell.
                 Request::Write(_) => WriteError::OutcomeUnknown { index: None },

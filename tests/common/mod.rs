@@ -67,9 +67,15 @@ pub struct TestCluster {
 impl TestCluster {
     /// Starts three nodes and the control plane on ephemeral ports.
     pub async fn start() -> TestCluster {
+        TestCluster::start_with(|_| {}).await
+    }
+
+    /// Starts three nodes on ephemeral ports after `adjust` changed the options.
+    pub async fn start_with(adjust: impl FnOnce(&mut ClusterOptions)) -> TestCluster {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
         let mut options = ClusterOptions::new(data_dir.path().to_path_buf());
         options.base_port = 0;
+        adjust(&mut options);
         let cluster = Cluster::start(options, EventBus::new())
             .await
             .expect("cluster starts");

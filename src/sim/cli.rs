@@ -5,6 +5,7 @@
 //! raftcache sim --replay 1234             # run seed 1234 again, printing every event
 //! ```
 
+use super::known_bugs::KnownBug;
 use super::run::{run_seed, SimOptions};
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,6 +29,9 @@ pub struct SimArgs {
     /// Force the cluster size (3 or 5 are drawn per seed otherwise).
     #[arg(long)]
     pub nodes: Option<usize>,
+    /// Switch on a known Raft bug in every node and watch the checks catch it.
+    #[arg(long, value_enum)]
+    pub bug: Option<KnownBug>,
 }
 
 /// Runs `raftcache sim`, writing progress and results to `out`. Exits
@@ -36,12 +40,22 @@ pub fn run_cli(args: &SimArgs, out: &mut dyn Write) -> ExitCode {
     let options = SimOptions {
         fault_ticks: args.ticks,
         nodes: args.nodes,
+        bugs: args.bug.map(KnownBug::switches).unwrap_or_default(),
+        adjust_plan: args.bug.and_then(KnownBug::aim),
         ..SimOptions::default()
     };
     let result = match args.replay {
         Some(seed) => replay(seed, options, out),
         None => run_many(args.from, args.seeds, &options, out),
-    };
+    }
+    .and_then(|code| {
+        if code != ExitCode::SUCCESS && args.replay.is_none() {
+            if let Some(extra) = same_options(args) {
+                writeln!(out, "(replay with the same options:{extra})")?;
+            }
+        }
+        Ok(code)
+    });
     match result {
         Ok(code) => code,
         Err(error) => {
@@ -49,6 +63,23 @@ pub fn run_cli(args: &SimArgs, out: &mut dyn Write) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The options a replay must repeat to see the same run, if any differ
+/// from the defaults.
+fn same_options(args: &SimArgs) -> Option<String> {
+    let mut extra = String::new();
+    if args.ticks != SimOptions::default().fault_ticks {
+        extra.push_str(&format!(" --ticks {}", args.ticks));
+    }
+    if let Some(nodes) = args.nodes {
+        extra.push_str(&format!(" --nodes {nodes}"));
+    }
+    if let Some(bug) = args.bug {
+        let name = clap::ValueEnum::to_possible_value(&bug).expect("every bug has a name");
+        extra.push_str(&format!(" --bug {}", name.get_name()));
+    }
+    (!extra.is_empty()).then_some(extra)
 }
 
 fn replay(seed: u64, options: SimOptions, out: &mut dyn Write) -> std::io::Result<ExitCode> {

@@ -48,6 +48,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod invariants;
+pub mod known_bugs;
 pub mod nemesis;
 pub mod network;
 pub mod node;
@@ -63,6 +64,7 @@ mod tests;
 use crate::check::linearizability;
 pub use cli::run_cli;
 pub use cluster::{Cluster, ClusterOptions};
+pub use known_bugs::KnownBug;
 pub use nemesis::Nemesis;
 pub use network::{NetworkCounters, NetworkFaults};
 pub use node::CrashPoint;

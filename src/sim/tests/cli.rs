@@ -8,6 +8,7 @@ fn args(seeds: u64, replay: Option<u64>) -> SimArgs {
         replay,
         ticks: 300,
         nodes: None,
+        bug: None,
     }
 }
 
@@ -36,4 +37,24 @@ fn sim_replay_prints_the_whole_trace_identically_twice() {
         "the whole trace, not the tail"
     );
     assert_eq!(replay(42).1, first);
+}
+
+#[test]
+fn sim_with_a_known_bug_fails_and_says_how_to_replay_it() {
+    let mut out = Vec::new();
+    let code = run_cli(
+        &SimArgs {
+            seeds: 200,
+            from: 0,
+            replay: None,
+            ticks: crate::sim::SimOptions::default().fault_ticks,
+            nodes: None,
+            bug: Some(crate::sim::KnownBug::SkipLogMatching),
+        },
+        &mut out,
+    );
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(code, ExitCode::FAILURE, "{text}");
+    assert!(text.contains("FAILED at seed"), "{text}");
+    assert!(text.contains("--bug skip-log-matching"), "{text}");
 }

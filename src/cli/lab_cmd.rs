@@ -18,7 +18,7 @@ pub struct LabArgs {
     /// Seed of all randomness; a random one is printed when not given.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Reports go to DIR/<lab>/.
+    /// Reports go to DIR/LAB/ (one folder per lab).
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
     /// Classroom mode: narrate each step and wait for Enter.

@@ -5,7 +5,7 @@
 //! A step is a TOML table whose `action` key picks the variant of [`Action`];
 //! the common keys `say` (narration) and `fail_ok` are taken out first. The
 //! `toml` crate keeps byte spans for tables but not for keys inside an
-//! internally tagged enum, so [`locate`] finds the offending key inside the
+//! internally tagged enum, so `locate` finds the offending key inside the
 //! step's span when serde's message names it.
 
 use crate::raft::{node_name, parse_node_name};

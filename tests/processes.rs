@@ -447,7 +447,7 @@ async fn garbage_on_the_raft_port_closes_only_that_connection() {
 #[tokio::test]
 #[ignore = "a measurement; run in release with --ignored --nocapture"]
 async fn failover_with_processes_compared_with_one_process() {
-    const TRIALS: usize = 10;
+    const TRIALS: usize = 20;
     let mut cluster = Processes::new("");
     cluster.start_all();
     let mut times_ms = Vec::new();
@@ -501,11 +501,11 @@ async fn failover_with_processes_compared_with_one_process() {
         .args([
             "bench",
             "--trials",
-            "10",
+            "20",
             "--sequential",
             "0",
             "--seconds",
-            "1",
+            "0",
         ])
         .output()
         .expect("run raftcache bench");

@@ -49,11 +49,16 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         vec![url(leader)]
     };
     println!(
-        "raftcache bench: 3 nodes in one process, {} cores, fsync {}, {} build",
+        "raftcache bench: 3 nodes in one process, {} cores, fsync {}, load on {}, {} build",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
         if args.no_fsync { "off" } else { "on" },
+        if args.spread {
+            "every node (followers forward)"
+        } else {
+            "the leader"
+        },
         if cfg!(debug_assertions) {
             "DEBUG (figures not representative)"
         } else {
@@ -61,23 +66,27 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         },
     );
 
-    let sequential =
-        load::run_writes(&targets[..1], 1, Duration::from_secs(600), args.sequential).await;
-    print_load("sequential writes (1 client)", &sequential);
-    let concurrent = load::run_writes(
-        &targets,
-        args.clients,
-        Duration::from_secs(args.seconds),
-        u64::MAX / 2,
-    )
-    .await;
-    print_load(
-        &format!(
-            "concurrent writes ({} clients, {} s)",
-            args.clients, args.seconds
-        ),
-        &concurrent,
-    );
+    if args.sequential > 0 {
+        let sequential =
+            load::run_writes(&targets[..1], 1, Duration::from_secs(600), args.sequential).await;
+        print_load("sequential writes (1 client)", &sequential);
+    }
+    if args.clients > 0 && args.seconds > 0 {
+        let concurrent = load::run_writes(
+            &targets,
+            args.clients,
+            Duration::from_secs(args.seconds),
+            u64::MAX / 2,
+        )
+        .await;
+        print_load(
+            &format!(
+                "concurrent writes ({} clients, {} s)",
+                args.clients, args.seconds
+            ),
+            &concurrent,
+        );
+    }
 
     if args.trials > 0 {
         let times = failover::run_trials(cluster.clone(), args.trials).await?;

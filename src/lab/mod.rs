@@ -23,6 +23,7 @@
 //! snapshot thresholds (the nodes do not compact their logs yet); the script
 //! accepts `snapshot_threshold_entries` and the report warns it was ignored.
 
+pub mod availability;
 pub mod checks;
 pub mod history;
 pub mod report;

@@ -2,6 +2,7 @@
 //! stream, and the files `report.json` (stable field names), `report.md`
 //! (readable on GitHub), `latency.svg` and `history.jsonl`.
 
+use super::availability::{self, Availability};
 use super::checks::{Check, VERIFY_SOURCE};
 use super::history::{HistoryOp, OpType};
 use super::script::{ClusterSpec, IntervalEnd, Script, Step};
@@ -91,8 +92,6 @@ pub struct Bucket {
     pub ok_per_s: f64,
     pub writes_ok: usize,
     pub writes_not_ok: usize,
-    /// At least one write was acknowledged in this bucket.
-    pub available: bool,
 }
 
 /// A fault step, drawn as a vertical line.
@@ -100,16 +99,6 @@ pub struct Bucket {
 pub struct FaultMarker {
     pub at_ms: f64,
     pub label: String,
-}
-
-/// Share of time a working leader acknowledged writes.
-#[derive(Clone, Debug, Serialize)]
-pub struct Availability {
-    /// Share of the buckets, while writes ran, with an acknowledged write.
-    pub share: Option<f64>,
-    pub bucket_ms: f64,
-    /// The longest run of buckets without an acknowledged write.
-    pub longest_gap_ms: f64,
 }
 
 /// Everything `report.json` holds.
@@ -208,7 +197,7 @@ pub fn assemble(inputs: Inputs<'_>) -> Report {
         }
     }
     let throughput = buckets(&workload_ops);
-    let availability = availability(&throughput);
+    let availability = availability::measure(&workload_ops);
     let faults = inputs
         .steps
         .iter()
@@ -343,7 +332,6 @@ fn buckets(ops: &[&HistoryOp]) -> Vec<Bucket> {
             ok_per_s: 0.0,
             writes_ok: 0,
             writes_not_ok: 0,
-            available: false,
         })
         .collect();
     for op in ops {
@@ -358,44 +346,12 @@ fn buckets(ops: &[&HistoryOp]) -> Vec<Bucket> {
         if op.op == OpType::Write {
             if op.outcome == Outcome::Ok {
                 bucket.writes_ok += 1;
-                bucket.available = true;
             } else {
                 bucket.writes_not_ok += 1;
             }
         }
     }
     buckets
-}
-
-fn availability(buckets: &[Bucket]) -> Availability {
-    let first = buckets
-        .iter()
-        .position(|b| b.writes_ok + b.writes_not_ok > 0);
-    let last = buckets
-        .iter()
-        .rposition(|b| b.writes_ok + b.writes_not_ok > 0);
-    let (share, longest_gap_ms) = match (first, last) {
-        (Some(first), Some(last)) => {
-            let window = &buckets[first..=last];
-            let available = window.iter().filter(|b| b.available).count();
-            let mut longest = 0;
-            let mut run = 0;
-            for bucket in window {
-                run = if bucket.available { 0 } else { run + 1 };
-                longest = longest.max(run);
-            }
-            (
-                Some(round3(available as f64 / window.len() as f64)),
-                longest as f64 * BUCKET_MS,
-            )
-        }
-        _ => (None, 0.0),
-    };
-    Availability {
-        share,
-        bucket_ms: BUCKET_MS,
-        longest_gap_ms,
-    }
 }
 
 fn round3(value: f64) -> f64 {
@@ -551,9 +507,10 @@ pub fn markdown(report: &Report) -> String {
     if let Some(share) = report.availability.share {
         let _ = writeln!(
             md,
-            "\nAvailability: writes were acknowledged in {:.1}% of the {} ms buckets while writes ran; longest gap {:.0} ms.",
+            "\nAvailability: {:.1}% of the time with writes in flight; {} outages (no write acknowledged for over {:.0} ms), the longest {:.0} ms.",
             share * 100.0,
-            report.availability.bucket_ms,
+            report.availability.outages.len(),
+            report.availability.outage_threshold_ms,
             report.availability.longest_gap_ms
         );
     }

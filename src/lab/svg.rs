@@ -11,7 +11,7 @@ use crate::check::linearizability::Outcome;
 use std::fmt::Write as _;
 
 const WIDTH: f64 = 960.0;
-const HEIGHT: f64 = 420.0;
+const HEIGHT: f64 = 430.0;
 const LEFT: f64 = 64.0;
 const RIGHT: f64 = 24.0;
 const TOP: f64 = 40.0;
@@ -87,20 +87,22 @@ pub fn render(report: &Report, history: &[HistoryOp], _timeline: &Timeline) -> S
         svg,
         r##"<rect x="{LEFT}" y="{TOP}" width="{plot_width}" height="{PLOT_HEIGHT}" fill="none" stroke="#999"/>"##
     );
-    // Availability band.
-    for bucket in &report.throughput {
-        let color = if bucket.available {
-            "#4caf50"
-        } else if bucket.writes_not_ok > 0 {
-            "#e53935"
-        } else {
-            "#eeeeee"
-        };
+    // Availability band: green while writes ran, red over each outage.
+    for span in &report.availability.writing {
         let _ = writeln!(
             svg,
-            r#"<rect x="{:.1}" y="{BAND_TOP}" width="{:.1}" height="{BAND_HEIGHT}" fill="{color}"/>"#,
-            x(bucket.at_ms),
-            (x(bucket.at_ms + report.availability.bucket_ms) - x(bucket.at_ms)).max(0.5)
+            r##"<rect x="{:.1}" y="{BAND_TOP}" width="{:.1}" height="{BAND_HEIGHT}" fill="#4caf50"/>"##,
+            x(span.from_ms),
+            (x(span.to_ms) - x(span.from_ms)).max(0.5)
+        );
+    }
+    for outage in &report.availability.outages {
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{:.1}" y="{BAND_TOP}" width="{:.1}" height="{BAND_HEIGHT}" fill="#e53935"><title>no write acknowledged for {:.0} ms</title></rect>"##,
+            x(outage.from_ms),
+            (x(outage.to_ms) - x(outage.from_ms)).max(1.0),
+            outage.to_ms - outage.from_ms
         );
     }
     let _ = writeln!(
@@ -130,11 +132,16 @@ pub fn render(report: &Report, history: &[HistoryOp], _timeline: &Timeline) -> S
     for (index, fault) in report.faults.iter().enumerate() {
         let at = x(fault.at_ms);
         let label_y = TOP + 12.0 + (index % 4) as f64 * 12.0;
+        // Labels near the right edge run leftwards, so they stay readable.
+        let (label_x, anchor) = if at > LEFT + plot_width * 0.75 {
+            (at - 3.0, "end")
+        } else {
+            (at + 3.0, "start")
+        };
         let _ = writeln!(
             svg,
-            r##"<line x1="{at:.1}" y1="{TOP}" x2="{at:.1}" y2="{:.1}" stroke="#c62828" stroke-dasharray="4 3"/><text x="{:.1}" y="{label_y:.1}" fill="#c62828">{}</text>"##,
+            r##"<line x1="{at:.1}" y1="{TOP}" x2="{at:.1}" y2="{:.1}" stroke="#c62828" stroke-dasharray="4 3"/><text x="{label_x:.1}" y="{label_y:.1}" text-anchor="{anchor}" fill="#c62828">{}</text>"##,
             BAND_TOP + BAND_HEIGHT,
-            at + 3.0,
             escape(&fault.label)
         );
     }
@@ -158,11 +165,14 @@ pub fn render(report: &Report, history: &[HistoryOp], _timeline: &Timeline) -> S
         ("#e53935", "failed"),
         ("#fb8c00", "unknown"),
     ];
-    let mut legend_x = LEFT + 380.0;
+    // Below the time axis, so that no title length can collide with it.
+    let legend_y = BAND_TOP + BAND_HEIGHT + 40.0;
+    let mut legend_x = LEFT + 4.0;
     for (color, label) in legend {
         let _ = writeln!(
             svg,
-            r#"<circle cx="{legend_x:.1}" cy="14" r="4" fill="{color}"/><text x="{:.1}" y="18">{label}</text>"#,
+            r#"<circle cx="{legend_x:.1}" cy="{:.1}" r="4" fill="{color}"/><text x="{:.1}" y="{legend_y:.1}">{label}</text>"#,
+            legend_y - 4.0,
             legend_x + 7.0
         );
         legend_x += 16.0 + label.len() as f64 * 6.0;

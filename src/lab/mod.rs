@@ -27,6 +27,7 @@ pub mod availability;
 pub mod checks;
 pub mod history;
 pub mod report;
+pub mod results_table;
 pub mod runner;
 pub mod script;
 mod svg;

@@ -8,7 +8,7 @@ use super::history::{HistoryOp, OpType, Recorder};
 use super::report::{self, Mark, Report, StepRecord};
 use super::script::{Action, Expect, IntervalEnd, Script, Step, WaitFor, WorkloadSpec};
 use super::timeline::Timeline;
-use super::workload::{perform, RunningWorkload};
+use super::workload::{perform, Request, RunningWorkload};
 use super::world::{names, working_leader, World, POLL_INTERVAL};
 use crate::api::serve;
 use crate::check::linearizability::Outcome;
@@ -694,17 +694,19 @@ impl Lab {
     ) -> Result<Vec<HistoryOp>, String> {
         let mut records = Vec::new();
         for id in self.world.resolve(node)? {
-            let record = super::workload::perform_with(
+            let record = perform(
                 &self.world,
                 &self.http,
-                self.script_client,
-                "script",
-                self.world.timeline.phase(),
-                op,
-                id,
-                key,
-                value.clone(),
-                ttl_s,
+                Request {
+                    client: self.script_client,
+                    source: "script",
+                    phase: self.world.timeline.phase(),
+                    op,
+                    node: id,
+                    key,
+                    value: value.clone(),
+                    ttl_s,
+                },
             )
             .await;
             if record.outcome != Outcome::Ok {
@@ -812,13 +814,16 @@ impl Lab {
                 let record = perform(
                     &self.world,
                     &self.http,
-                    self.script_client,
-                    VERIFY_SOURCE,
-                    phase,
-                    OpType::ReadLinearizable,
-                    node,
-                    key,
-                    None,
+                    Request {
+                        client: self.script_client,
+                        source: VERIFY_SOURCE,
+                        phase,
+                        op: OpType::ReadLinearizable,
+                        node,
+                        key,
+                        value: None,
+                        ttl_s: None,
+                    },
                 )
                 .await;
                 if record.outcome == Outcome::Ok {

@@ -134,13 +134,16 @@ impl Client {
             let recorded = perform(
                 &self.world,
                 &self.http,
-                self.id,
-                &self.name,
-                self.phase,
-                op,
-                node,
-                &key,
-                Some(value),
+                Request {
+                    client: self.id,
+                    source: &self.name,
+                    phase: self.phase,
+                    op,
+                    node,
+                    key: &key,
+                    value: Some(json!(value)),
+                    ttl_s: None,
+                },
             )
             .await;
             if recorded.status == 0 {
@@ -200,49 +203,34 @@ fn pick_op(mix: OpMix, rng: &mut ChaCha8Rng) -> OpType {
     }
 }
 
-/// Sends one operation to `node`, records it, and returns the record.
-/// `key` is the script's key; the history stores it with the phase prefix.
-#[allow(clippy::too_many_arguments)]
-pub async fn perform(
-    world: &World,
-    http: &HttpClient,
-    client: u64,
-    source: &str,
-    phase: u32,
-    op: OpType,
-    node: NodeId,
-    key: &str,
-    value: Option<String>,
-) -> HistoryOp {
-    perform_with(
-        world,
-        http,
+/// One client operation to send: who sends it, what, and to which node.
+pub struct Request<'a> {
+    pub client: u64,
+    /// The workload or step sending it.
+    pub source: &'a str,
+    pub phase: u32,
+    pub op: OpType,
+    pub node: NodeId,
+    /// The script's key; the history stores it with the phase prefix.
+    pub key: &'a str,
+    /// The value to write, as JSON.
+    pub value: Option<serde_json::Value>,
+    /// A TTL in seconds, for writes.
+    pub ttl_s: Option<f64>,
+}
+
+/// Sends one operation, records it, and returns the record.
+pub async fn perform(world: &World, http: &HttpClient, request: Request<'_>) -> HistoryOp {
+    let Request {
         client,
         source,
         phase,
         op,
         node,
         key,
-        value.map(|text| json!(text)),
-        None,
-    )
-    .await
-}
-
-/// [`perform`] with a JSON value and an optional TTL in seconds.
-#[allow(clippy::too_many_arguments)]
-pub async fn perform_with(
-    world: &World,
-    http: &HttpClient,
-    client: u64,
-    source: &str,
-    phase: u32,
-    op: OpType,
-    node: NodeId,
-    key: &str,
-    value: Option<serde_json::Value>,
-    ttl_s: Option<f64>,
-) -> HistoryOp {
+        value,
+        ttl_s,
+    } = request;
     let base = world.url(node);
     let path_key = percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
     let invoke_us = world.recorder.now_us();

@@ -162,6 +162,14 @@ fn print_header(
     control: std::net::SocketAddr,
 ) {
     println!("━━ lab {} ━━ {}", script.name, script.summary);
+    if options.step_mode {
+        // Classroom mode: the whole lesson first, then step by step.
+        println!();
+        for line in script.description.trim().lines() {
+            println!("  {line}");
+        }
+        println!();
+    }
     println!(
         "seed {} (replay with --seed {})",
         options.seed, options.seed

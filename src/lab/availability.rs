@@ -30,7 +30,9 @@ pub struct Availability {
 /// A stretch of the run, in milliseconds since it began.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Span {
+    /// Where it starts.
     pub from_ms: f64,
+    /// Where it ends; never before `from_ms`.
     pub to_ms: f64,
 }
 

@@ -205,11 +205,15 @@ fn pick_op(mix: OpMix, rng: &mut ChaCha8Rng) -> OpType {
 
 /// One client operation to send: who sends it, what, and to which node.
 pub struct Request<'a> {
+    /// The recorded client id; a client has one operation in flight.
     pub client: u64,
     /// The workload or step sending it.
     pub source: &'a str,
+    /// The cluster phase (`reset_cluster` starts a new one).
     pub phase: u32,
+    /// What to do.
     pub op: OpType,
+    /// The node the request is sent to.
     pub node: NodeId,
     /// The script's key; the history stores it with the phase prefix.
     pub key: &'a str,

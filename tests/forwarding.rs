@@ -143,3 +143,63 @@ async fn a_forward_to_a_replaced_leader_is_answered_when_the_new_leader_is_known
     assert_ne!(new_leader, old_leader);
     cluster.shutdown().await;
 }
+
+/// A network that delivers a forwarded write twice must not apply it twice:
+/// the late copy would overwrite a write acknowledged in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicated_forward_is_applied_once() {
+    let cluster = TestCluster::start().await;
+    let (leader, followers) = cluster.leader_and_followers().await;
+    let follower = followers[0];
+    let link = json!({
+        "from": name(follower), "to": name(leader),
+        "duplicate": 1.0, "delay_ms": 0, "jitter_ms": 200
+    });
+    let response = cluster
+        .client
+        .post_json(&cluster.control_url("/api/links"), &link)
+        .await
+        .expect("control plane answers");
+    assert_eq!(response.status, 200, "{}", common::describe(&response));
+
+    for round in 0..10 {
+        let key = format!("dup{round}");
+        let first = cluster
+            .client
+            .post_json(&cluster.key_url(follower, &key), &json!({"value": "A"}))
+            .await
+            .expect("the follower answers");
+        assert!(
+            (200..300).contains(&first.status),
+            "{}",
+            common::describe(&first)
+        );
+        let second = cluster
+            .client
+            .post_json(&cluster.key_url(leader, &key), &json!({"value": "B"}))
+            .await
+            .expect("the leader answers");
+        assert!(
+            (200..300).contains(&second.status),
+            "{}",
+            common::describe(&second)
+        );
+        // Give a late copy of the first write time to arrive (jitter 200 ms).
+        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+        let read = cluster
+            .client
+            .get(&format!(
+                "{}?consistency=linearizable",
+                cluster.key_url(leader, &key)
+            ))
+            .await
+            .expect("the leader answers");
+        assert_eq!(
+            read.json()["value"],
+            "B",
+            "round {round}: {}",
+            common::describe(&read)
+        );
+    }
+    cluster.shutdown().await;
+}

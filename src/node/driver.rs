@@ -15,7 +15,9 @@
 use super::commands::{decide, effect_of};
 use super::config::NodeConfig;
 use super::handle::ClientInput;
-use super::requests::{respond, AppendedWrite, PendingRead, Reply, Request, Responder, Waiting};
+use super::requests::{
+    respond, AppendedWrite, PendingRead, Reply, Request, Responder, SeenForwards, Waiting,
+};
 use super::status::NodeStatus;
 use crate::cache::{unix_now_ms, Cache, Command};
 use crate::events::{EventBus, EventKind};
@@ -37,6 +39,9 @@ pub const MAX_INPUTS_PER_BATCH: usize = 4096;
 const LOG_TAIL_LEN: usize = 24;
 /// Expired keys are purged this often.
 const PURGE_INTERVAL_MS: u64 = 1000;
+/// A forward is remembered for this many request timeouts after its first
+/// copy arrived; copies of one envelope arrive within the network's jitter.
+const SEEN_FORWARD_TIMEOUTS: u32 = 4;
 
 /// The driver's state. Lives inside the node task; dropped when it is killed.
 pub struct Driver {
@@ -51,6 +56,8 @@ pub struct Driver {
     queued: VecDeque<Waiting>,
     /// Requests forwarded to a leader, by request id, with that leader.
     forwarded: BTreeMap<u64, (NodeId, Waiting)>,
+    /// Forwards from other nodes already taken, to drop duplicates.
+    seen_forwards: SeenForwards,
     /// ReadIndex requests given to the core, by read id.
     reads: BTreeMap<u64, PendingRead>,
     /// Confirmed reads waiting for this node to apply up to their index.
@@ -75,8 +82,10 @@ impl Driver {
         events: EventBus,
         status: Arc<RwLock<NodeStatus>>,
     ) -> Driver {
+        let seen_forwards = SeenForwards::new(config.request_timeout * SEEN_FORWARD_TIMEOUTS);
         Driver {
             config,
+            seen_forwards,
             core,
             wal: Arc::new(Mutex::new(wal)),
             cache,
@@ -88,7 +97,9 @@ impl Driver {
             forwarded: BTreeMap::new(),
             reads: BTreeMap::new(),
             read_waits: Vec::new(),
-            next_request_id: 1,
+            // Random, so that a reply meant for a request of this node's
+            // previous life cannot match one of this life.
+            next_request_id: rand::random::<u64>() >> 1,
             unreachable_leader: None,
             last_purge_ms: 0,
             published: (Role::Follower, 0, None),
@@ -164,6 +175,12 @@ impl Driver {
                 request,
                 ..
             } => {
+                if !self
+                    .seen_forwards
+                    .first_time(from, request_id, Instant::now())
+                {
+                    return; // a duplicate: the first copy is answered
+                }
                 let deadline = Instant::now() + self.config.request_timeout.mul_f64(0.75);
                 match request {
                     ForwardedRequest::Write(write) => {
@@ -183,8 +200,11 @@ impl Driver {
                 }
             }
             Envelope::ForwardReply {
-                request_id, reply, ..
-            } => self.on_forward_reply(request_id, reply),
+                from,
+                request_id,
+                reply,
+                ..
+            } => self.on_forward_reply(from, request_id, reply),
         }
     }
 
@@ -353,10 +373,11 @@ impl Driver {
         }
     }
 
-    fn on_forward_reply(&mut self, request_id: u64, reply: ForwardedReply) {
-        let Some((_, waiting)) = self.forwarded.remove(&request_id) else {
-            return;
-        };
+    fn on_forward_reply(&mut self, from: NodeId, request_id: u64, reply: ForwardedReply) {
+        if self.forwarded.get(&request_id).map(|(to, _)| *to) != Some(from) {
+            return; // unknown, already answered, or not from where it went
+        }
+        let (_, waiting) = self.forwarded.remove(&request_id).expect("checked above");
         match (waiting.responder, reply) {
             // The node we forwarded to was no longer leader: wait for the real one.
             (responder, ForwardedReply::Write(Err(WriteError::NoLeader)))
@@ -397,12 +418,16 @@ impl Driver {
             return;
         }
         for waiting in std::mem::take(&mut self.queued) {
+            // A request another node forwarded here is not forwarded again:
+            // if this node no longer leads, it answers NoLeader (the request
+            // was never proposed) and the forwarding node tries the leader.
+            let may_forward = waiting.responder.is_local();
             match (waiting.request, waiting.responder) {
                 (Request::Write(request), Reply::Write(responder)) => {
-                    self.submit_write(request, responder, waiting.deadline, true)
+                    self.submit_write(request, responder, waiting.deadline, may_forward)
                 }
                 (Request::ReadIndex, Reply::Read(responder)) => {
-                    self.submit_read(responder, waiting.deadline, true)
+                    self.submit_read(responder, waiting.deadline, may_forward)
                 }
                 _ => {}
             }

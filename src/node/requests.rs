@@ -6,6 +6,7 @@ use crate::raft::{Index, NodeId, Term};
 use crate::transport::{
     Envelope, ForwardedReply, Transport, WriteError, WriteReceipt, WriteRequest,
 };
+use std::collections::{HashSet, VecDeque};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -59,6 +60,15 @@ impl Waiting {
 }
 
 impl Reply {
+    /// Whether this node's own client waits for it (only those may be
+    /// forwarded: a request forwarded here must not take a second hop).
+    pub(super) fn is_local(&self) -> bool {
+        matches!(
+            self,
+            Reply::Write(Responder::Local(_)) | Reply::Read(Responder::Local(_))
+        )
+    }
+
     pub(super) fn write_wrap(result: Result<WriteReceipt, WriteError>) -> ForwardedReply {
         ForwardedReply::Write(result)
     }
@@ -88,5 +98,44 @@ pub(super) fn respond<T>(
                 reply: wrap(result),
             });
         }
+    }
+}
+
+/// The forwarded requests this node has taken, remembered for a while: a
+/// network may deliver an envelope twice (the in-process one duplicates on
+/// purpose), and proposing a forwarded write twice would apply it twice,
+/// overwriting whatever was acknowledged in between.
+pub(super) struct SeenForwards {
+    keep: std::time::Duration,
+    seen: HashSet<(NodeId, u64)>,
+    /// Oldest first, with the time each may be forgotten.
+    order: VecDeque<(Instant, (NodeId, u64))>,
+}
+
+impl SeenForwards {
+    /// Remembers each request for `keep`: longer than any copy of it can
+    /// take to arrive.
+    pub(super) fn new(keep: std::time::Duration) -> SeenForwards {
+        SeenForwards {
+            keep,
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// True the first time `(from, request_id)` is seen.
+    pub(super) fn first_time(&mut self, from: NodeId, request_id: u64, now: Instant) -> bool {
+        while let Some(&(forget_at, key)) = self.order.front() {
+            if forget_at > now {
+                break;
+            }
+            self.order.pop_front();
+            self.seen.remove(&key);
+        }
+        let fresh = self.seen.insert((from, request_id));
+        if fresh {
+            self.order.push_back((now + self.keep, (from, request_id)));
+        }
+        fresh
     }
 }

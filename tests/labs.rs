@@ -184,3 +184,168 @@ fn every_shipped_lab_parses() {
         );
     }
 }
+
+/// A script of the given steps, each a `[[step]]` table's lines.
+fn steps(steps: &[&str]) -> String {
+    let mut source = String::from("summary = \"s\"\ndescription = \"d\"\n");
+    for step in steps {
+        source.push_str("\n[[step]]\n");
+        source.push_str(step);
+        source.push('\n');
+    }
+    source
+}
+
+#[test]
+fn empty_key_is_rejected_at_the_key() {
+    for action in ["set", "get", "delete"] {
+        let value = if action == "set" { "\nvalue = 1" } else { "" };
+        let source = steps(&[&format!("action = \"{action}\"\nkey = \"\"{value}")]);
+        let error = parse_error(&source);
+        // Line 4 is `[[step]]`, 5 the action, 6 the key.
+        assert_eq!((error.line, error.column), (6, 1), "{action}: {error}");
+        assert!(error.message.contains("the key is empty"), "{error}");
+    }
+}
+
+#[test]
+fn key_longer_than_the_api_allows_is_rejected() {
+    let long = "k".repeat(raftcache::api::body::MAX_KEY_BYTES + 1);
+    let error = parse_error(&steps(&[&format!(
+        "action = \"set\"\nkey = \"{long}\"\nvalue = 1"
+    )]));
+    assert_eq!((error.line, error.column), (6, 1), "{error}");
+    // A prefix that makes the workload's highest key too long points at key_prefix.
+    let prefix = "p".repeat(raftcache::api::body::MAX_KEY_BYTES);
+    let error = parse_error(&steps(&[&format!(
+        "action = \"workload\"\nop = \"write\"\ncount = 1\nkeys = 10\nkey_prefix = \"{prefix}\""
+    )]));
+    assert_eq!((error.line, error.column), (9, 1), "{error}");
+    assert!(error.message.starts_with("key_prefix"), "{error}");
+    // An empty prefix is fine: the keys are "0".."9", never empty.
+    parse(
+        Path::new("ok.toml"),
+        &steps(&["action = \"workload\"\nop = \"write\"\ncount = 1\nkeys = 10\nkey_prefix = \"\""]),
+        None,
+    )
+    .unwrap();
+}
+
+#[test]
+fn rate_out_of_bounds_is_rejected_at_the_rate() {
+    for rate in ["1e-30", "0", "0.0", "-5", "inf", "-inf", "nan", "2e6"] {
+        let error = parse_error(&steps(&[&format!(
+            "action = \"workload\"\nop = \"write\"\ncount = 3\nrate = {rate}"
+        )]));
+        assert_eq!((error.line, error.column), (8, 1), "rate {rate}: {error}");
+        assert!(
+            error.message.contains("rate must be"),
+            "rate {rate}: {error}"
+        );
+    }
+    // In bounds overall, but each of 100 clients would wait 10,000 s.
+    let error = parse_error(&steps(&[
+        "action = \"workload\"\nop = \"write\"\nclients = 100\ncount = 3\nrate = 0.01",
+    ]));
+    assert_eq!((error.line, error.column), (9, 1), "{error}");
+    assert!(
+        error.message.contains("between one client's requests"),
+        "{error}"
+    );
+    for rate in ["0.01", "1", "250.5", "1000000"] {
+        let source = steps(&[&format!(
+            "action = \"workload\"\nop = \"write\"\ncount = 3\nrate = {rate}"
+        )]);
+        parse(Path::new("ok.toml"), &source, None)
+            .unwrap_or_else(|error| panic!("rate {rate}: {error}"));
+    }
+}
+
+#[test]
+fn cluster_timings_raft_refuses_are_reported_at_the_cluster_table() {
+    let cases = [
+        ("heartbeat_ticks = 20", "must exceed heartbeat_ticks"),
+        ("heartbeat_ticks = 0", "heartbeat_ticks must be at least 1"),
+        (
+            "election_timeout_ticks = [30, 30]",
+            "election_timeout_ticks[1] (30) must exceed election_timeout_ticks[0] (30)",
+        ),
+        ("tick_ms = 0", "tick_ms must be at least 1"),
+    ];
+    for (line, expected) in cases {
+        let source = format!(
+            "summary = \"s\"\ndescription = \"d\"\n\n[cluster]\nnodes = 3\n{line}\n\n[[step]]\naction = \"wait\"\nuntil = \"leader\"\n"
+        );
+        let error = parse_error(&source);
+        assert_eq!((error.line, error.column), (4, 1), "{line}: {error}");
+        assert!(error.message.contains(expected), "{line}: {error}");
+    }
+}
+
+#[test]
+fn duplicate_workload_name_is_rejected_at_the_second_name() {
+    let error = parse_error(&steps(&[
+        "action = \"workload\"\nname = \"writers\"\nop = \"write\"\nbackground = true",
+        "action = \"workload\"\nname = \"writers\"\nop = \"read_local\"\nbackground = true",
+    ]));
+    // The second step's `[[step]]` is on line 10, its name on line 12.
+    assert_eq!((error.line, error.column), (12, 1), "{error}");
+    assert!(
+        error.message.contains("\"writers\" was started before"),
+        "{error}"
+    );
+    // Background or not, a name is the workload's source in the history.
+    let error = parse_error(&steps(&[
+        "action = \"workload\"\nname = \"w\"\nop = \"write\"\ncount = 1",
+        "action = \"workload\"\nname = \"w\"\nop = \"write\"\ncount = 1",
+    ]));
+    assert_eq!((error.line, error.column), (12, 1), "{error}");
+}
+
+#[test]
+fn reserved_workload_names_are_rejected() {
+    for name in [raftcache::lab::checks::VERIFY_SOURCE, "script", "step3", ""] {
+        let error = parse_error(&steps(&[&format!(
+            "action = \"workload\"\nname = \"{name}\"\nop = \"write\"\ncount = 1"
+        )]));
+        assert_eq!((error.line, error.column), (6, 1), "{name:?}: {error}");
+    }
+    // Names that only look alike are the user's.
+    parse(
+        Path::new("ok.toml"),
+        &steps(&["action = \"workload\"\nname = \"steps\"\nop = \"write\"\ncount = 1"]),
+        None,
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_workload_sends_every_operation() {
+    let source = steps(&[
+        "action = \"wait\"\nuntil = \"leader\"",
+        "action = \"workload\"\nname = \"paced\"\nop = \"write\"\nclients = 2\ncount = 6\nrate = 60\nexpect = \"all_ok\"",
+    ]);
+    let script = parse(Path::new("paced.toml"), &source, None).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        seed: 3,
+        out: out.path().to_path_buf(),
+        step_mode: false,
+        hold: false,
+        base_port: 0,
+        control_port: 0,
+        verbose: false,
+        stop: CancellationToken::new(),
+    };
+    let lab_run = run(&script, options).await.unwrap();
+    let text = std::fs::read_to_string(lab_run.dir.join("report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["passed"], true, "report: {text}");
+    assert_eq!(report["operations"]["write"]["ok"], 6, "report: {text}");
+    // Six operations at 60 per second take about 100 ms.
+    let step_ms = report["steps"][2]["started_ms"]
+        .as_f64()
+        .unwrap_or(f64::MAX)
+        - report["steps"][1]["started_ms"].as_f64().unwrap();
+    assert!(step_ms >= 80.0, "paced step took {step_ms} ms: {text}");
+}

@@ -8,7 +8,9 @@
 //! internally tagged enum, so `locate` finds the offending key inside the
 //! step's span when serde's message names it.
 
-use crate::raft::{node_name, parse_node_name};
+use crate::api::body::MAX_KEY_BYTES;
+use crate::lab::checks::VERIFY_SOURCE;
+use crate::raft::{node_name, parse_node_name, RaftConfig};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,20 @@ use toml::Spanned;
 
 /// Node names a step may use besides `node1..nodeN` and names bound with `as`.
 pub const ROLES: &[&str] = &["leader", "follower", "followers", "killed", "paused", "all"];
+
+/// History sources a workload may not be named after: the verification
+/// reads ([`VERIFY_SOURCE`]) and the runner's `set`/`get`/`delete`/`clear`/`list`
+/// steps (`"script"`). A workload sharing one would be judged on their operations.
+pub const RESERVED_WORKLOAD_NAMES: &[&str] = &[VERIFY_SOURCE, "script"];
+
+/// Lowest `rate` of a workload, operations per second over all its clients.
+pub const MIN_RATE: f64 = 0.01;
+/// Highest `rate`: far beyond what one process can send; above it, ask for a
+/// closed loop (no `rate`) instead.
+pub const MAX_RATE: f64 = 1_000_000.0;
+/// Longest interval between one client's requests (`clients / rate`), in
+/// seconds: one hour.
+pub const MAX_CLIENT_INTERVAL_S: f64 = 3600.0;
 
 /// A script error, pointing at the place in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -399,9 +415,36 @@ struct RawScript {
     summary: String,
     description: String,
     #[serde(default)]
-    cluster: ClusterSpec,
+    cluster: Option<Spanned<ClusterSpec>>,
     #[serde(default)]
     step: Vec<Spanned<toml::Table>>,
+}
+
+impl ClusterSpec {
+    /// The Raft timings and switches of this table, the rest left at their defaults.
+    pub fn raft_config(&self) -> RaftConfig {
+        RaftConfig {
+            heartbeat_interval_ticks: self.heartbeat_ticks,
+            election_timeout_min_ticks: self.election_timeout_ticks[0],
+            election_timeout_max_ticks: self.election_timeout_ticks[1],
+            pre_vote: self.pre_vote,
+            check_quorum: self.check_quorum,
+            ..RaftConfig::default()
+        }
+    }
+
+    /// What the cluster would refuse at start, in the script's own key names.
+    fn validate(&self) -> Result<(), String> {
+        if self.tick_ms == 0 {
+            return Err("tick_ms must be at least 1".into());
+        }
+        self.raft_config().validate().map_err(|message| {
+            message
+                .replace("heartbeat_interval_ticks", "heartbeat_ticks")
+                .replace("election_timeout_min_ticks", "election_timeout_ticks[0]")
+                .replace("election_timeout_max_ticks", "election_timeout_ticks[1]")
+        })
+    }
 }
 
 impl Action {
@@ -486,7 +529,16 @@ pub fn parse(path: &Path, source: &str, nodes: Option<u64>) -> Result<Script, Sc
         let offset = error.span().map(|span| span.start).unwrap_or(0);
         at(offset, error.message().trim().to_string())
     })?;
-    let mut cluster = raw.cluster;
+    let (mut cluster, cluster_at) = match raw.cluster {
+        Some(spanned) => {
+            let start = spanned.span().start;
+            (spanned.into_inner(), start)
+        }
+        None => (ClusterSpec::default(), 0),
+    };
+    cluster
+        .validate()
+        .map_err(|message| at(cluster_at, format!("[cluster]: {message}")))?;
     if let Some(nodes) = nodes {
         if cluster.fixed_nodes && nodes != cluster.nodes {
             return Err(at(
@@ -656,12 +708,30 @@ fn validate(
         }
         .validate()
         .map_err(|message| (message, None)),
+        Action::Set { key, .. } | Action::Get { key, .. } | Action::Delete { key, .. } => {
+            check_key(key).map_err(|message| (message, Some("key".into())))
+        }
         Action::Workload(spec) => {
+            if let Some(name) = &spec.name {
+                check_workload_name(name, workloads)
+                    .map_err(|message| (message, Some("name".into())))?;
+            }
             if spec.clients == 0 {
                 return Err(("clients must be at least 1".into(), Some("clients".into())));
             }
             if spec.keys == 0 {
                 return Err(("keys must be at least 1".into(), Some("keys".into())));
+            }
+            // The longest key this workload sends: the prefix and the highest number.
+            let longest_key = format!("{}{}", spec.key_prefix, spec.keys - 1);
+            check_key(&longest_key).map_err(|message| {
+                (
+                    format!("key_prefix {:?}: {message}", spec.key_prefix),
+                    Some("key_prefix".into()),
+                )
+            })?;
+            if let Some(rate) = spec.rate {
+                check_rate(rate, spec.clients).map_err(|message| (message, Some("rate".into())))?;
             }
             if spec.background && spec.name.is_none() {
                 return Err((
@@ -680,6 +750,68 @@ fn validate(
         }
         _ => Ok(()),
     }
+}
+
+/// A key the API accepts: not empty (`/cache/` is the list route, and a write
+/// there is refused), at most [`MAX_KEY_BYTES`] bytes.
+fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("the key is empty; the API has no empty key (`/cache/` lists keys)".into());
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "the key is {} bytes; the API accepts at most {MAX_KEY_BYTES}",
+            key.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A workload name is its operations' source in the history: it must be its own.
+fn check_workload_name(name: &str, workloads: &BTreeSet<String>) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the workload name is empty".into());
+    }
+    if RESERVED_WORKLOAD_NAMES.contains(&name) {
+        return Err(format!(
+            "the workload name {name:?} is reserved for the runner's own operations ({})",
+            RESERVED_WORKLOAD_NAMES.join(", ")
+        ));
+    }
+    // The runner names an unnamed workload after its step: `step3`.
+    if name
+        .strip_prefix("step")
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|byte| byte.is_ascii_digit()))
+    {
+        return Err(format!(
+            "the workload name {name:?} is reserved: unnamed workloads are called `step<N>` after their step"
+        ));
+    }
+    if workloads.contains(name) {
+        return Err(format!(
+            "a workload named {name:?} was started before; each workload needs its own name"
+        ));
+    }
+    Ok(())
+}
+
+/// A rate the clients can pace by: finite, within [`MIN_RATE`, `MAX_RATE`],
+/// and each client's interval (`clients / rate`) at most [`MAX_CLIENT_INTERVAL_S`].
+fn check_rate(rate: f64, clients: usize) -> Result<(), String> {
+    if !rate.is_finite() || !(MIN_RATE..=MAX_RATE).contains(&rate) {
+        return Err(format!(
+            "rate must be a number of operations per second from {MIN_RATE} to {MAX_RATE}, got {rate:?}; \
+             leave it out for closed-loop clients"
+        ));
+    }
+    let interval_s = clients as f64 / rate;
+    if interval_s > MAX_CLIENT_INTERVAL_S {
+        return Err(format!(
+            "rate {rate} over {clients} clients leaves {interval_s:.0} s between one client's requests; \
+             at most {MAX_CLIENT_INTERVAL_S} s (raise rate or lower clients)"
+        ));
+    }
+    Ok(())
 }
 
 fn list_or_none(names: &BTreeSet<String>) -> String {

@@ -4,7 +4,7 @@
 //! from a per-client RNG seeded from the lab's seed.
 
 use super::history::{classify, HistoryOp, OpType};
-use super::script::{OpMix, WorkloadSpec};
+use super::script::{OpMix, WorkloadSpec, MAX_CLIENT_INTERVAL_S};
 use super::world::World;
 use crate::client::HttpClient;
 use crate::raft::{node_name, NodeId};
@@ -64,17 +64,37 @@ impl RunningWorkload {
         }
     }
 
-    /// Waits for every client to finish on its own.
-    pub async fn join(self) {
-        for task in self.tasks {
-            let _ = task.await;
+    /// Waits for every client to finish on its own. Returns one line per
+    /// client that panicked (its operations stopped there, so the history
+    /// holds fewer than asked); each is also said on stderr, so that no panic
+    /// goes unseen while the runner does not yet fail the step on it.
+    pub async fn join(self) -> Vec<String> {
+        let mut panics = Vec::new();
+        for (index, task) in self.tasks.into_iter().enumerate() {
+            let Err(error) = task.await else { continue };
+            if !error.is_panic() {
+                continue;
+            }
+            let payload = error.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            let line = format!(
+                "workload {:?}: client {index} panicked and stopped: {message}",
+                self.name
+            );
+            eprintln!("lab: {line}");
+            panics.push(line);
         }
+        panics
     }
 
-    /// Stops the clients after their current request.
-    pub async fn stop(self) {
+    /// Stops the clients after their current request; returns what `join` does.
+    pub async fn stop(self) -> Vec<String> {
         self.stop.cancel();
-        self.join().await;
+        self.join().await
     }
 }
 
@@ -96,11 +116,12 @@ impl Client {
         let mut rng = ChaCha8Rng::seed_from_u64(
             self.world.seed ^ (self.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
         );
-        let period = self
-            .spec
-            .rate
-            .filter(|rate| *rate > 0.0)
-            .map(|rate| Duration::from_secs_f64(self.spec.clients as f64 / rate));
+        // The script rejects a rate outside its bounds (script::check_rate);
+        // the clamp keeps a spec built in code from panicking here on an
+        // interval no Duration holds.
+        let period = self.spec.rate.filter(|rate| *rate > 0.0).map(|rate| {
+            Duration::from_secs_f64((self.spec.clients as f64 / rate).min(MAX_CLIENT_INTERVAL_S))
+        });
         let mut next_at = Instant::now();
         let mut sequence = 0u64;
         loop {

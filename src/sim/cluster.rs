@@ -235,10 +235,9 @@ impl Cluster {
         // (1) Persist: hard state and entries, one synced write.
         let writes = ready.hard_state.is_some() || !ready.entries.is_empty();
         if writes && node.crash_armed == Some(CrashPoint::DuringWrite) {
-            let torn_bytes = node
-                .disk
-                .append_torn(ready.hard_state, &ready.entries, &mut self.rng);
-            self.crash_now(id, CrashPoint::DuringWrite.as_str(), torn_bytes);
+            node.disk
+                .append_until_power_loss(ready.hard_state, &ready.entries);
+            self.crash_now(id, Some(CrashPoint::DuringWrite));
             return;
         }
         node.disk.append(ready.hard_state, &ready.entries);
@@ -249,7 +248,7 @@ impl Cluster {
         }
         let node = &self.nodes[&id];
         if writes && node.crash_armed == Some(CrashPoint::AfterSync) {
-            self.crash_now(id, CrashPoint::AfterSync.as_str(), 0);
+            self.crash_now(id, Some(CrashPoint::AfterSync));
             return;
         }
         // (2) Send.
@@ -261,7 +260,7 @@ impl Cluster {
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
         if sent && node.crash_armed == Some(CrashPoint::AfterSend) {
-            self.crash_now(id, CrashPoint::AfterSend.as_str(), 0);
+            self.crash_now(id, Some(CrashPoint::AfterSend));
             return;
         }
         // (3) Apply.
@@ -432,7 +431,7 @@ impl Cluster {
     /// Crashes `id` now, between events: memory is lost, the disk stays.
     pub fn crash(&mut self, id: NodeId) {
         if self.nodes[&id].is_up() {
-            self.crash_now(id, "between events", 0);
+            self.crash_now(id, None);
         }
     }
 
@@ -444,8 +443,14 @@ impl Cluster {
         }
     }
 
-    fn crash_now(&mut self, id: NodeId, point: &'static str, torn_bytes: usize) {
+    /// Crashes `id` at `point` of its Ready (`None`: between events). The
+    /// disk loses every byte not yet synced; a crash during a write keeps a
+    /// random prefix of the unsynced bytes, which may end inside a record.
+    fn crash_now(&mut self, id: NodeId, point: Option<CrashPoint>) {
         let node = self.nodes.get_mut(&id).expect("node exists");
+        let tear = (point == Some(CrashPoint::DuringWrite)).then_some(&mut self.rng);
+        let torn_bytes = node.disk.crash(tear);
+        let point = point.map_or("between events", CrashPoint::as_str);
         node.raft = None;
         node.cache = crate::cache::Cache::new();
         node.applied.clear();

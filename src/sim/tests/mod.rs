@@ -4,3 +4,4 @@ mod coverage;
 mod determinism;
 mod scenarios;
 mod seeds;
+mod storage;

@@ -223,8 +223,10 @@ impl Cluster {
 
     // ----- the driver -----
 
-    /// Carries out `id`'s Ready: persist, send, apply, answer reads; then
-    /// checks the invariants that this node's change could break.
+    /// Carries out `id`'s Ready: observe its role, term and commit index
+    /// (election safety is checked here, before any crash point), persist,
+    /// send, apply, answer reads — checking along the way the invariants
+    /// that this node's change could break.
     pub fn handle_ready(&mut self, id: NodeId) {
         let node = self.nodes.get_mut(&id).expect("node exists");
         let Some(raft) = node.raft.as_mut() else {
@@ -232,6 +234,11 @@ impl Cluster {
         };
         let ready = raft.take_ready();
         let term = raft.status().term;
+        // Role, term and commit changes are visible now: record a new
+        // leadership before any crash point below can cut this Ready short,
+        // so that a leader crashing in its first Ready still counts.
+        self.observe(id);
+        let node = self.nodes.get_mut(&id).expect("node exists");
         // (1) Persist: hard state and entries, one synced write.
         let writes = ready.hard_state.is_some() || !ready.entries.is_empty();
         if writes && node.crash_armed == Some(CrashPoint::DuringWrite) {
@@ -271,7 +278,6 @@ impl Cluster {
         if self.workload.is_some() {
             self.clients_hear_reads(id, ready.reads, ready.failed_reads);
         }
-        self.observe(id);
     }
 
     fn send(&mut self, message: Message) {

@@ -223,8 +223,10 @@ impl Cluster {
 
     // ----- the driver -----
 
-    /// Carries out `id`'s Ready: persist, send, apply, answer reads; then
-    /// checks the invariants that this node's change could break.
+    /// Carries out `id`'s Ready: observe its role, term and commit index
+    /// (election safety is checked here, before any crash point), persist,
+    /// send, apply, answer reads — checking along the way the invariants
+    /// that this node's change could break.
     pub fn handle_ready(&mut self, id: NodeId) {
         let node = self.nodes.get_mut(&id).expect("node exists");
         let Some(raft) = node.raft.as_mut() else {
@@ -232,13 +234,17 @@ impl Cluster {
         };
         let ready = raft.take_ready();
         let term = raft.status().term;
+        // Role, term and commit changes are visible now: record a new
+        // leadership before any crash point below can cut this Ready short,
+        // so that a leader crashing in its first Ready still counts.
+        self.observe(id);
+        let node = self.nodes.get_mut(&id).expect("node exists");
         // (1) Persist: hard state and entries, one synced write.
         let writes = ready.hard_state.is_some() || !ready.entries.is_empty();
         if writes && node.crash_armed == Some(CrashPoint::DuringWrite) {
-            let torn_bytes = node
-                .disk
-                .append_torn(ready.hard_state, &ready.entries, &mut self.rng);
-            self.crash_now(id, CrashPoint::DuringWrite.as_str(), torn_bytes);
+            node.disk
+                .append_until_power_loss(ready.hard_state, &ready.entries);
+            self.crash_now(id, Some(CrashPoint::DuringWrite));
             return;
         }
         node.disk.append(ready.hard_state, &ready.entries);
@@ -249,7 +255,7 @@ impl Cluster {
         }
         let node = &self.nodes[&id];
         if writes && node.crash_armed == Some(CrashPoint::AfterSync) {
-            self.crash_now(id, CrashPoint::AfterSync.as_str(), 0);
+            self.crash_now(id, Some(CrashPoint::AfterSync));
             return;
         }
         // (2) Send.
@@ -261,7 +267,7 @@ impl Cluster {
         }
         let node = self.nodes.get_mut(&id).expect("node exists");
         if sent && node.crash_armed == Some(CrashPoint::AfterSend) {
-            self.crash_now(id, CrashPoint::AfterSend.as_str(), 0);
+            self.crash_now(id, Some(CrashPoint::AfterSend));
             return;
         }
         // (3) Apply.
@@ -272,7 +278,6 @@ impl Cluster {
         if self.workload.is_some() {
             self.clients_hear_reads(id, ready.reads, ready.failed_reads);
         }
-        self.observe(id);
     }
 
     fn send(&mut self, message: Message) {
@@ -432,7 +437,7 @@ impl Cluster {
     /// Crashes `id` now, between events: memory is lost, the disk stays.
     pub fn crash(&mut self, id: NodeId) {
         if self.nodes[&id].is_up() {
-            self.crash_now(id, "between events", 0);
+            self.crash_now(id, None);
         }
     }
 
@@ -444,8 +449,14 @@ impl Cluster {
         }
     }
 
-    fn crash_now(&mut self, id: NodeId, point: &'static str, torn_bytes: usize) {
+    /// Crashes `id` at `point` of its Ready (`None`: between events). The
+    /// disk loses every byte not yet synced; a crash during a write keeps a
+    /// random prefix of the unsynced bytes, which may end inside a record.
+    fn crash_now(&mut self, id: NodeId, point: Option<CrashPoint>) {
         let node = self.nodes.get_mut(&id).expect("node exists");
+        let tear = (point == Some(CrashPoint::DuringWrite)).then_some(&mut self.rng);
+        let torn_bytes = node.disk.crash(tear);
+        let point = point.map_or("between events", CrashPoint::as_str);
         node.raft = None;
         node.cache = crate::cache::Cache::new();
         node.applied.clear();

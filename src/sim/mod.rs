@@ -28,10 +28,13 @@
 //!
 //! Message loss, delay (and so reordering), duplication; partitions that come
 //! and go; crashes between events or in the middle of handling a `Ready`
-//! (during the write, losing unsynced bytes; after the sync, before sending;
-//! after sending, before applying); restarts that rebuild the node from its
-//! disk, with an empty cache re-applying the log from index 1 (there are no
-//! snapshots yet); pauses, during which a node neither ticks nor receives.
+//! (during the write, before its sync, keeping a random prefix of the
+//! unsynced bytes; after the sync, before sending; after sending, before
+//! applying), every one of which loses whatever the write-ahead log had not
+//! synced; restarts that rebuild the node from its disk (checked against a
+//! shadow of the synced data), with an empty cache re-applying the log from
+//! index 1 (there are no snapshots yet); pauses, during which a node neither
+//! ticks nor receives.
 //!
 //! ## Determinism
 //!

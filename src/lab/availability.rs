@@ -129,6 +129,8 @@ mod tests {
             outcome,
             status: 0,
             error: None,
+            index: None,
+            term: None,
         }
     }
 

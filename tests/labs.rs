@@ -56,6 +56,78 @@ workload = "writers"
 action = "expect_acknowledged_writes_readable"
 "#;
 
+/// Two clusters: the first is judged before `reset_cluster` replaces it.
+/// Its `expect_no_commit` asks about a killed node and must fail.
+const TWO_PHASE_LAB: &str = r#"
+summary = "Writes on two clusters, one after the other."
+description = "Test lab."
+
+[[step]]
+action = "wait"
+until = "leader"
+
+[[step]]
+action = "workload"
+name = "first"
+op = "write"
+clients = 2
+count = 40
+
+[[step]]
+action = "mark"
+name = "before"
+
+[[step]]
+action = "kill"
+node = "follower"
+as = "gone"
+
+[[step]]
+action = "expect_no_commit"
+node = "gone"
+since = "before"
+
+[[step]]
+action = "reset_cluster"
+
+[[step]]
+action = "wait"
+until = "leader"
+
+[[step]]
+action = "workload"
+name = "second"
+op = "write"
+clients = 2
+count = 30
+"#;
+
+fn options(seed: u64, out: &Path) -> RunOptions {
+    RunOptions {
+        seed,
+        out: out.to_path_buf(),
+        step_mode: false,
+        hold: false,
+        base_port: 0,
+        control_port: 0,
+        verbose: false,
+        stop: CancellationToken::new(),
+    }
+}
+
+fn check_detail<'a>(report: &'a serde_json::Value, name: &str) -> (bool, &'a str) {
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}"));
+    (
+        check["ok"].as_bool().unwrap(),
+        check["detail"].as_str().unwrap(),
+    )
+}
+
 fn parse_error(source: &str) -> ScriptError {
     parse(Path::new("broken.toml"), source, None).expect_err("the script is broken")
 }
@@ -64,17 +136,7 @@ fn parse_error(source: &str) -> ScriptError {
 async fn short_lab_runs_end_to_end_and_writes_its_report() {
     let out = tempfile::tempdir().unwrap();
     let script = parse(Path::new("short.toml"), SHORT_LAB, None).unwrap();
-    let options = RunOptions {
-        seed: 11,
-        out: out.path().to_path_buf(),
-        step_mode: false,
-        hold: false,
-        base_port: 0,
-        control_port: 0,
-        verbose: false,
-        stop: CancellationToken::new(),
-    };
-    let lab_run = run(&script, options).await.unwrap();
+    let lab_run = run(&script, options(11, out.path())).await.unwrap();
     let text = std::fs::read_to_string(lab_run.dir.join("report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(report["lab"], "short");
@@ -113,6 +175,70 @@ async fn short_lab_runs_end_to_end_and_writes_its_report() {
     }
     for file in ["report.md", "latency.svg", "history.jsonl"] {
         assert!(lab_run.dir.join(file).exists(), "{file} written");
+    }
+    // Every acknowledged write carries its log position, and the check
+    // found each of them in the logs the nodes left on disk.
+    let history = std::fs::read_to_string(lab_run.dir.join("history.jsonl")).unwrap();
+    let acknowledged: Vec<serde_json::Value> = history
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|op| op["op"] == "write" && op["outcome"] == "ok")
+        .collect();
+    assert!(!acknowledged.is_empty());
+    assert!(acknowledged
+        .iter()
+        .all(|op| op["index"].as_u64().unwrap() > 0 && op["term"].as_u64().unwrap() > 0));
+    let (ok, detail) = check_detail(&report, "no_acknowledged_write_lost");
+    assert!(ok, "{detail}");
+    assert!(
+        detail.contains(&format!(
+            "{} acknowledged updates (writes, deletes, clears) found at their log index",
+            acknowledged.len()
+        )),
+        "{detail}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_cluster_is_judged_before_it_is_replaced() {
+    let out = tempfile::tempdir().unwrap();
+    let script = parse(Path::new("two-phase.toml"), TWO_PHASE_LAB, None).unwrap();
+    let lab_run = run(&script, options(12, out.path())).await.unwrap();
+    let text = std::fs::read_to_string(lab_run.dir.join("report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // The one failed step: a killed node cannot show it committed nothing.
+    let failed: Vec<&serde_json::Value> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|step| step["ok"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{text}");
+    assert_eq!(failed[0]["action"], "expect_no_commit");
+    assert!(
+        failed[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is not running"),
+        "{text}"
+    );
+    assert_eq!(report["passed"], false);
+    // Both phases were read back and their logs compared.
+    let (ok, detail) = check_detail(&report, "no_acknowledged_write_lost");
+    assert!(ok, "{detail}");
+    assert!(
+        detail.contains("phase 0: 40 acknowledged updates")
+            && detail.contains("phase 1: 30 acknowledged updates"),
+        "{detail}"
+    );
+    let (ok, detail) = check_detail(&report, "converged");
+    assert!(ok, "{detail}");
+    assert!(
+        detail.contains("phase 0 before reset_cluster") && detail.contains("phase 1 after repair"),
+        "{detail}"
+    );
+    for check in report["checks"].as_array().unwrap() {
+        assert_eq!(check["ok"], true, "{check}");
     }
 }
 

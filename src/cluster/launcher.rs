@@ -419,6 +419,11 @@ impl Cluster {
         self.views.lock().get(&id).map(|view| view.address)
     }
 
+    /// Where node `id` keeps its log (`data_dir/node{id}`), running or not.
+    pub fn node_data_dir(&self, id: NodeId) -> PathBuf {
+        self.options.data_dir.join(node_name(id))
+    }
+
     /// The network controller, for fault inspection and traffic counts.
     pub fn network(&self) -> &MemoryNetwork {
         &self.network

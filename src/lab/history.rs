@@ -62,6 +62,13 @@ pub struct HistoryOp {
     pub status: u16,
     /// The API's error code, or the client's error.
     pub error: Option<String>,
+    /// For an acknowledged write, delete or clear: the log index the node
+    /// said the command was committed at (`index` of the response).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// The term of that log entry (`term` of the response).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term: Option<u64>,
 }
 
 impl HistoryOp {
@@ -130,6 +137,27 @@ pub fn classify(
             };
             (Outcome::Unknown, 0, Some(short.into()))
         }
+    }
+}
+
+/// Where an acknowledged write, delete or clear sits in the log: the
+/// `index` and `term` of a 2xx answer. `(None, None)` for anything else.
+pub fn log_position(
+    op: OpType,
+    result: &Result<HttpResponse, ClientError>,
+) -> (Option<u64>, Option<u64>) {
+    let Ok(response) = result else {
+        return (None, None);
+    };
+    if !matches!(op, OpType::Write | OpType::Delete | OpType::Clear)
+        || !(200..=299).contains(&response.status)
+    {
+        return (None, None);
+    }
+    let body = response.json();
+    match (body["index"].as_u64(), body["term"].as_u64()) {
+        (Some(index), Some(term)) => (Some(index), Some(term)),
+        _ => (None, None),
     }
 }
 

@@ -2,8 +2,15 @@
 //! steps in order while the event stream and every client operation are
 //! recorded, repairs the cluster, reads every key back, runs the checks and
 //! writes the report.
+//!
+//! Each cluster phase (the run, or the part before a `reset_cluster`) is
+//! closed the same way before its cluster goes: faults undone, convergence
+//! awaited, every key read back, then the nodes frozen and stopped and their
+//! write-ahead logs read from disk, so that every acknowledged write can be
+//! looked up at the index and term its answer gave (a read-back alone cannot
+//! see a write lost and then overwritten).
 
-use super::checks::{self, Check, VERIFY_SOURCE};
+use super::checks::{self, Check, LogAgreement, NodeLog, VERIFY_SOURCE};
 use super::history::{HistoryOp, OpType, Recorder};
 use super::report::{self, Mark, Report, StepRecord};
 use super::script::{Action, Expect, IntervalEnd, Script, Step, WaitFor, WorkloadSpec};
@@ -64,6 +71,20 @@ struct Lab {
     warnings: Vec<String>,
     /// Step indices whose expectation is judged once the run is over.
     deferred: Vec<usize>,
+    /// What the end of each cluster phase found, in order.
+    phases: Vec<PhaseVerdict>,
+}
+
+/// What closing one cluster phase (the end of the run, or a
+/// `reset_cluster`) found before its cluster was stopped.
+struct PhaseVerdict {
+    phase: u32,
+    /// "after repair" or "before reset_cluster".
+    when: &'static str,
+    converged: Result<String, String>,
+    /// The nodes' logs compared with each other and with the phase's
+    /// acknowledged writes.
+    logs: Result<LogAgreement, String>,
 }
 
 /// Runs `script` and writes its report.
@@ -126,6 +147,7 @@ pub async fn run(script: &Script, options: RunOptions) -> Result<LabRun, String>
         steps: Vec::new(),
         warnings,
         deferred: Vec::new(),
+        phases: Vec::new(),
     };
     let interrupted = lab.run_steps(script).await;
     let mut checks = Vec::new();
@@ -144,6 +166,11 @@ pub async fn run(script: &Script, options: RunOptions) -> Result<LabRun, String>
         report::print_summary(&report, &dir);
     }
     if options.hold && !interrupted {
+        // The final check stopped the nodes to read their logs; bring them back.
+        let cluster = world.cluster();
+        for id in 1..=cluster.size() {
+            let _ = cluster.restart(id).await;
+        }
         println!("\n--hold: the cluster stays up (control plane http://{control_address}/); Ctrl-C stops it.");
         options.stop.cancelled().await;
     }
@@ -539,8 +566,10 @@ impl Lab {
         let mut spec = self.world.spec.lock().clone();
         spec.pre_vote = pre_vote.unwrap_or(spec.pre_vote);
         spec.check_quorum = check_quorum.unwrap_or(spec.check_quorum);
+        // The old cluster is about to go: judge it first, as the end of a run would.
+        let closed = self.close_phase("before reset_cluster").await;
         let text = format!(
-            "fresh cluster: pre_vote = {}, check_quorum = {}",
+            "{closed}; fresh cluster: pre_vote = {}, check_quorum = {}",
             spec.pre_vote, spec.check_quorum
         );
         self.world.reset(spec).await?;
@@ -601,8 +630,8 @@ impl Lab {
                 spec.clients
             ));
         }
-        running.join().await;
-        self.judge_workload(&name, spec)
+        let panics = running.join().await;
+        judged_with_panics(self.judge_workload(&name, spec), &panics)
     }
 
     async fn stop_workload(&mut self, name: &str) -> Result<String, String> {
@@ -610,8 +639,8 @@ impl Lab {
             return Err(format!("workload {name:?} is not running"));
         };
         let spec = running.spec.clone();
-        running.stop().await;
-        let verdict = self.judge_workload(name, &spec);
+        let panics = running.stop().await;
+        let verdict = judged_with_panics(self.judge_workload(name, &spec), &panics);
         if let Some(step) = self.steps.get_mut(index) {
             step.ok = verdict.is_ok();
             step.detail = verdict.clone().unwrap_or_else(|error| error);
@@ -627,6 +656,7 @@ impl Lab {
     }
 
     /// Checks a finished workload against its `expect` and `latency_max_ms`.
+    /// (A client task that panicked fails it too: see `judged_with_panics`.)
     fn judge_workload(&self, name: &str, spec: &WorkloadSpec) -> Result<String, String> {
         let history = self.world.recorder.snapshot();
         let ops: Vec<&HistoryOp> = history.iter().filter(|op| op.source == name).collect();
@@ -845,7 +875,7 @@ impl Lab {
             }
         }
         let history = self.world.recorder.snapshot();
-        let check = checks::no_acknowledged_write_lost(&history);
+        let check = checks::no_acknowledged_write_lost(&history, false);
         if !unread.is_empty() {
             return Err(format!(
                 "{} keys could not be read back (first: {})",
@@ -854,7 +884,7 @@ impl Lab {
             ));
         }
         if check.ok {
-            Ok(format!("{} keys read back; {}", keys.len(), check.detail))
+            Ok(check.detail)
         } else {
             Err(check.detail)
         }
@@ -890,13 +920,17 @@ impl Lab {
         let mut lines = Vec::new();
         for id in self.world.resolve(node)? {
             let name = node_name(id);
-            let before = mark.commit_index.get(&name).copied().unwrap_or(0);
+            let before = mark.commit_index.get(&name).copied().ok_or_else(|| {
+                format!("{name} was not running at mark {since:?}: no commit index to compare with")
+            })?;
             let now = self
                 .world
                 .cluster()
                 .handle(id)
                 .map(|handle| handle.status().commit_index)
-                .unwrap_or(before);
+                .ok_or_else(|| {
+                    format!("{name} is not running: cannot tell whether it committed since mark {since:?}")
+                })?;
             if now > before {
                 return Err(format!(
                     "{name} committed up to {now} since mark {since:?} (was {before})"
@@ -926,9 +960,35 @@ impl Lab {
     }
 
     /// After the steps: stop workloads, undo every fault, wait for a
-    /// converged cluster and read every key back.
+    /// converged cluster, read every key back and compare the logs.
     async fn finish(&mut self, checks: &mut Vec<Check>) {
         self.stop_workloads().await;
+        self.close_phase("after repair").await;
+        let ok = self.phases.iter().all(|phase| phase.converged.is_ok());
+        let several = self.phases.len() > 1;
+        let detail: Vec<String> = self
+            .phases
+            .iter()
+            .map(|phase| {
+                let text = match &phase.converged {
+                    Ok(text) | Err(text) => text,
+                };
+                if several {
+                    format!("phase {} {}: {text}", phase.phase, phase.when)
+                } else {
+                    format!("{}: {text}", phase.when)
+                }
+            })
+            .collect();
+        checks.push(Check::new("converged", ok, detail.join("; ")));
+    }
+
+    /// Ends the current phase: undoes every fault, waits for convergence,
+    /// reads every key of the phase back, then stops the cluster and
+    /// compares the nodes' logs on disk with each other and with the
+    /// phase's acknowledged writes. Returns a one-line summary.
+    async fn close_phase(&mut self, when: &'static str) -> String {
+        let phase = self.world.timeline.phase();
         let cluster = self.world.cluster();
         cluster.heal();
         for view in cluster.nodes() {
@@ -944,14 +1004,95 @@ impl Lab {
             }
         }
         let converged = wait_converged(&self.world, REPAIR_TIMEOUT).await;
-        checks.push(match &converged {
-            Ok(detail) => Check::new("converged", true, format!("after repair: {detail}")),
-            Err(detail) => Check::new("converged", false, format!("after repair: {detail}")),
-        });
-        let verified = self.verify_reads().await;
-        if let Err(detail) = verified {
-            self.warnings.push(format!("final read-back: {detail}"));
+        if self.options.verbose {
+            println!(
+                "\n■ phase {phase} {when}: read every key back, stop the nodes, compare their logs on disk"
+            );
         }
+        if let Err(detail) = self.verify_reads().await {
+            self.warnings
+                .push(format!("phase {phase} read-back {when}: {detail}"));
+        }
+        let history = self.world.recorder.snapshot();
+        let acknowledged: Vec<&HistoryOp> = history
+            .iter()
+            .filter(|op| op.phase == phase && op.outcome == Outcome::Ok)
+            .collect();
+        let logs = match self.stop_and_read_logs().await {
+            Ok(logs) => checks::compare_logs(&acknowledged, &logs),
+            Err(error) => Err(error),
+        };
+        let summary = match (&converged, &logs) {
+            (Ok(_), Ok(agreement)) => format!(
+                "phase {phase} converged; {} acknowledged updates found in the logs, which agree on {} entries",
+                agreement.found, agreement.agreed
+            ),
+            (Err(why), _) | (_, Err(why)) => format!("phase {phase} check failed: {why}"),
+        };
+        self.phases.push(PhaseVerdict {
+            phase,
+            when,
+            converged,
+            logs,
+        });
+        summary
+    }
+
+    /// Stops every node of the current cluster and reads each node's log
+    /// from its data directory. The nodes are frozen first, so that none
+    /// starts an election while the others are stopping, and their commit
+    /// indices are taken then: a node publishes its commit index only after
+    /// the entries are durable, so each is a safe bound of its committed log.
+    async fn stop_and_read_logs(&mut self) -> Result<Vec<NodeLog>, String> {
+        let cluster = self.world.cluster();
+        for view in cluster.nodes() {
+            if view.process == "running" {
+                let id = crate::raft::parse_node_name(&view.id).expect("node names");
+                let _ = cluster.set_paused(id, true).await;
+            }
+        }
+        let commits: BTreeMap<String, u64> = cluster
+            .nodes()
+            .into_iter()
+            .filter_map(|view| Some((view.id, view.status?.commit_index)))
+            .collect();
+        cluster.shutdown().await;
+        let mut logs = Vec::new();
+        for id in 1..=cluster.size() {
+            let node = node_name(id);
+            let (entries, warnings) = read_log(&cluster.node_data_dir(id))?;
+            self.warnings.extend(warnings);
+            logs.push(NodeLog {
+                commit_index: commits.get(&node).copied().unwrap_or(0),
+                node,
+                entries,
+            });
+        }
+        Ok(logs)
+    }
+
+    /// `no_acknowledged_write_lost`: the read-back of every key, and each
+    /// phase's logs compared with its acknowledged writes.
+    fn acknowledged_writes_kept(&self, history: &[HistoryOp]) -> Check {
+        let read_back = checks::no_acknowledged_write_lost(history, true);
+        let several = self.phases.len() > 1;
+        let mut ok = read_back.ok;
+        let mut parts = vec![read_back.detail];
+        for phase in &self.phases {
+            let text = match &phase.logs {
+                Ok(agreement) => agreement.to_string(),
+                Err(why) => {
+                    ok = false;
+                    format!("LOG CHECK FAILED: {why}")
+                }
+            };
+            parts.push(if several {
+                format!("phase {}: {text}", phase.phase)
+            } else {
+                text
+            });
+        }
+        Check::new(read_back.name.as_str(), ok, parts.join("; "))
     }
 
     /// Runs the checks and assembles the report.
@@ -1002,9 +1143,14 @@ impl Lab {
             },
         ));
         if !interrupted {
-            checks.push(checks::no_acknowledged_write_lost(history));
+            checks.push(self.acknowledged_writes_kept(history));
         }
-        let intervals = report::intervals(&self.marks, history, &self.world.timeline.elections());
+        let intervals = report::intervals(
+            &self.marks,
+            history,
+            &self.world.timeline.elections(),
+            &self.steps,
+        );
         for index in std::mem::take(&mut self.deferred) {
             let verdict = self.judge_deferred(
                 &script.steps[index].action,
@@ -1062,24 +1208,19 @@ impl Lab {
                 percentile,
                 max_ms,
             } => {
-                let mut histogram = crate::bench::latency_histogram();
-                for op in history
-                    .iter()
-                    .filter(|op| op.source == *workload && op.outcome == Outcome::Ok)
-                {
-                    let _ = histogram.record((op.complete_us - op.invoke_us).max(1));
-                }
-                if histogram.is_empty() {
-                    return Err(format!("workload {workload:?} acknowledged nothing"));
-                }
-                let ms = histogram.value_at_quantile(percentile / 100.0) as f64 / 1000.0;
+                let Some((ms, total, acknowledged)) =
+                    workload_latency(history, workload, *percentile)
+                else {
+                    return Err(format!("workload {workload:?} made no operation"));
+                };
+                let over = format!("over all {total} operations, {acknowledged} acknowledged");
                 if ms > *max_ms {
                     Err(format!(
-                        "{workload} p{percentile} = {ms:.2} ms, bound {max_ms} ms"
+                        "{workload} p{percentile} = {ms:.2} ms {over}, bound {max_ms} ms"
                     ))
                 } else {
                     Ok(format!(
-                        "{workload} p{percentile} = {ms:.2} ms (bound {max_ms} ms)"
+                        "{workload} p{percentile} = {ms:.2} ms {over} (bound {max_ms} ms)"
                     ))
                 }
             }
@@ -1130,6 +1271,7 @@ fn converged(world: &World) -> Result<String, String> {
     let leader_status = cluster.handle(leader).ok_or("the leader stopped")?.status();
     let live = world.live();
     let handles: Vec<_> = live.iter().filter_map(|id| cluster.handle(*id)).collect();
+    let mut tail_compared = usize::MAX;
     for handle in &handles {
         let status = handle.status();
         if status.last_applied != leader_status.commit_index {
@@ -1140,12 +1282,14 @@ fn converged(world: &World) -> Result<String, String> {
                 leader_status.commit_index
             ));
         }
+        let mut shared = 0;
         for (index, term) in &status.log_tail_terms {
             if let Some((_, leader_term)) = leader_status
                 .log_tail_terms
                 .iter()
                 .find(|(i, _)| i == index)
             {
+                shared += 1;
                 if leader_term != term {
                     return Err(format!(
                         "{} has term {term} at index {index}, the leader {leader_term}",
@@ -1154,6 +1298,7 @@ fn converged(world: &World) -> Result<String, String> {
                 }
             }
         }
+        tail_compared = tail_compared.min(shared);
     }
     let now_ms = crate::cache::unix_now_ms();
     let leader_cache = &cluster.handle(leader).ok_or("the leader stopped")?.cache;
@@ -1176,12 +1321,53 @@ fn converged(world: &World) -> Result<String, String> {
             }
         }
     }
+    // The published tail is short; the whole committed logs are compared
+    // from disk by no_acknowledged_write_lost once the cluster stops.
     Ok(format!(
-        "{} live nodes applied index {} and hold the same {} keys",
+        "{} live nodes applied the leader's commit index {}, hold the same {} keys and agree with the leader on the terms of the last {} log entries (whole logs: see no_acknowledged_write_lost)",
         handles.len(),
         leader_status.commit_index,
-        keys.len()
+        keys.len(),
+        if handles.is_empty() { 0 } else { tail_compared }
     ))
+}
+
+/// The `percentile` latency in ms of every operation of `workload`, at the
+/// latency its client saw whatever the outcome (a request that failed or
+/// timed out kept its client waiting too), with the number of operations
+/// and of acknowledged ones; `None` when the workload made none.
+fn workload_latency(
+    history: &[HistoryOp],
+    workload: &str,
+    percentile: f64,
+) -> Option<(f64, usize, usize)> {
+    let mut histogram = crate::bench::latency_histogram();
+    let (mut total, mut acknowledged) = (0, 0);
+    for op in history.iter().filter(|op| op.source == workload) {
+        let _ = histogram.record((op.complete_us - op.invoke_us).clamp(1, 60_000_000));
+        total += 1;
+        acknowledged += usize::from(op.outcome == Outcome::Ok);
+    }
+    if histogram.is_empty() {
+        return None;
+    }
+    let ms = histogram.value_at_quantile(percentile / 100.0) as f64 / 1000.0;
+    Some((ms, total, acknowledged))
+}
+
+/// Replays the write-ahead log in `dir` with the nodes' own reader, on a
+/// copy of its bytes: the reader truncates a torn tail, and a check must
+/// never touch the file it checks. Returns the entries and any repair the
+/// reader reported (a clean stop leaves none).
+fn read_log(dir: &std::path::Path) -> Result<(Vec<crate::raft::Entry>, Vec<String>), String> {
+    let path = dir.join(crate::storage::LOG_FILE_NAME);
+    let bytes =
+        std::fs::read(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let disk = crate::storage::MemDisk::new();
+    disk.set_bytes(bytes);
+    let (_, recovered) = crate::storage::Wal::open(disk.open(), path.display().to_string())
+        .map_err(|error| format!("cannot replay the log: {error}"))?;
+    Ok((recovered.entries, recovered.warnings))
 }
 
 /// Checks a count against optional bounds.
@@ -1255,4 +1441,92 @@ fn textwrap(text: &str, width: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// A workload whose client task panicked did not do what it was asked,
+/// whatever its recorded operations say.
+fn judged_with_panics(
+    verdict: Result<String, String>,
+    panics: &[String],
+) -> Result<String, String> {
+    if panics.is_empty() {
+        return verdict;
+    }
+    let summary = verdict.unwrap_or_else(|error| error);
+    Err(format!(
+        "{summary}; {} client(s) stopped by a bug in the runner: {}",
+        panics.len(),
+        panics.join("; ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(invoke_ms: u64, latency_ms: u64, outcome: Outcome) -> HistoryOp {
+        HistoryOp {
+            id: invoke_ms,
+            client: 1,
+            source: "writers".into(),
+            phase: 0,
+            op: OpType::Write,
+            node: "node1".into(),
+            key: Some("p0/k".into()),
+            value: Some("\"v\"".into()),
+            observed: None,
+            ttl: false,
+            invoke_us: invoke_ms * 1000,
+            complete_us: (invoke_ms + latency_ms) * 1000,
+            outcome,
+            status: 0,
+            error: None,
+            index: None,
+            term: None,
+        }
+    }
+
+    #[test]
+    fn latency_bounds_count_failed_and_timed_out_operations() {
+        // 90 fast acknowledged writes and 10 that waited 3 s for nothing:
+        // p95 is a timeout, not a fast write.
+        let mut history: Vec<HistoryOp> = (0..90).map(|i| op(i * 10, 1, Outcome::Ok)).collect();
+        history.extend((0..10).map(|i| op(1000 + i * 10, 3000, Outcome::Unknown)));
+        let (ms, total, acknowledged) = workload_latency(&history, "writers", 95.0).unwrap();
+        assert!(ms >= 2900.0, "p95 {ms} ms");
+        assert_eq!((total, acknowledged), (100, 90));
+        assert!(workload_latency(&history, "nobody", 50.0).is_none());
+    }
+
+    #[test]
+    fn a_missing_log_file_is_an_error_and_reading_one_leaves_it_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_log(dir.path()).is_err());
+        let (mut wal, _) = crate::storage::open_dir(
+            dir.path(),
+            crate::storage::DiskOptions {
+                fsync: false,
+                fsync_delay: Duration::ZERO,
+            },
+        )
+        .unwrap();
+        let entries: Vec<crate::raft::Entry> = (1..=3)
+            .map(|index| crate::raft::Entry {
+                index,
+                term: 1,
+                payload: crate::raft::Payload::Noop,
+            })
+            .collect();
+        wal.append(None, &entries).unwrap();
+        drop(wal);
+        let path = dir.path().join(crate::storage::LOG_FILE_NAME);
+        // A torn tail: the reader drops it from its copy, never from the file.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&[7, 0, 0, 0, 1]);
+        std::fs::write(&path, &bytes).unwrap();
+        let (read, warnings) = read_log(dir.path()).unwrap();
+        assert_eq!(read, entries);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
 }

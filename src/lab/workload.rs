@@ -3,7 +3,7 @@
 //! until its count, its duration or a stop. Keys and operation choices come
 //! from a per-client RNG seeded from the lab's seed.
 
-use super::history::{classify, HistoryOp, OpType};
+use super::history::{classify, log_position, HistoryOp, OpType};
 use super::script::{OpMix, WorkloadSpec, MAX_CLIENT_INTERVAL_S};
 use super::world::World;
 use crate::client::HttpClient;
@@ -282,6 +282,7 @@ pub async fn perform(world: &World, http: &HttpClient, request: Request<'_>) -> 
     };
     let complete_us = world.recorder.now_us().max(invoke_us);
     let (outcome, status, error) = classify(op, &result);
+    let (index, term) = log_position(op, &result);
     let observed = match (&result, op) {
         (Ok(response), OpType::ReadLinearizable | OpType::ReadLocal) if response.status == 200 => {
             Some(response.json()["value"].to_string())
@@ -307,6 +308,8 @@ pub async fn perform(world: &World, http: &HttpClient, request: Request<'_>) -> 
         outcome,
         status,
         error,
+        index,
+        term,
     };
     world.recorder.record(record.clone());
     record

@@ -128,25 +128,7 @@ mod tests {
     use super::*;
 
     fn write(invoke_ms: u64, complete_ms: u64, outcome: Outcome) -> HistoryOp {
-        HistoryOp {
-            id: invoke_ms,
-            client: 0,
-            source: "writers".into(),
-            phase: 0,
-            op: OpType::Write,
-            node: "node1".into(),
-            key: Some("k".into()),
-            value: Some(format!("\"v{invoke_ms}\"")),
-            observed: None,
-            ttl: false,
-            invoke_us: invoke_ms * 1000,
-            complete_us: complete_ms * 1000,
-            outcome,
-            status: 0,
-            error: None,
-            index: None,
-            term: None,
-        }
+        HistoryOp::test_write(invoke_ms, complete_ms, outcome)
     }
 
     fn measure_all(ops: &[HistoryOp]) -> Availability {

@@ -72,6 +72,30 @@ pub struct HistoryOp {
 }
 
 impl HistoryOp {
+    /// A write of key `p0/k` by client 1, for tests of the figures.
+    #[cfg(test)]
+    pub(crate) fn test_write(invoke_ms: u64, complete_ms: u64, outcome: Outcome) -> HistoryOp {
+        HistoryOp {
+            id: invoke_ms,
+            client: 1,
+            source: "writers".into(),
+            phase: 0,
+            op: OpType::Write,
+            node: "node1".into(),
+            key: Some("p0/k".into()),
+            value: Some(format!("\"v{invoke_ms}\"")),
+            observed: None,
+            ttl: false,
+            invoke_us: invoke_ms * 1000,
+            complete_us: complete_ms * 1000,
+            outcome,
+            status: 200,
+            error: None,
+            index: None,
+            term: None,
+        }
+    }
+
     pub fn latency_ms(&self) -> f64 {
         (self.complete_us - self.invoke_us) as f64 / 1000.0
     }

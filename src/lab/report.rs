@@ -607,25 +607,7 @@ mod tests {
     use super::*;
 
     fn write(invoke_ms: u64, complete_ms: u64, outcome: Outcome) -> HistoryOp {
-        HistoryOp {
-            id: invoke_ms,
-            client: 1,
-            source: "writers".into(),
-            phase: 0,
-            op: OpType::Write,
-            node: "node1".into(),
-            key: Some("p0/k".into()),
-            value: Some(format!("\"v{invoke_ms}\"")),
-            observed: None,
-            ttl: false,
-            invoke_us: invoke_ms * 1000,
-            complete_us: complete_ms * 1000,
-            outcome,
-            status: 200,
-            error: None,
-            index: None,
-            term: None,
-        }
+        HistoryOp::test_write(invoke_ms, complete_ms, outcome)
     }
 
     fn step(index: usize, action: &str, started_ms: f64, duration_ms: f64) -> StepRecord {

@@ -1465,25 +1465,7 @@ mod tests {
     use super::*;
 
     fn op(invoke_ms: u64, latency_ms: u64, outcome: Outcome) -> HistoryOp {
-        HistoryOp {
-            id: invoke_ms,
-            client: 1,
-            source: "writers".into(),
-            phase: 0,
-            op: OpType::Write,
-            node: "node1".into(),
-            key: Some("p0/k".into()),
-            value: Some("\"v\"".into()),
-            observed: None,
-            ttl: false,
-            invoke_us: invoke_ms * 1000,
-            complete_us: (invoke_ms + latency_ms) * 1000,
-            outcome,
-            status: 0,
-            error: None,
-            index: None,
-            term: None,
-        }
+        HistoryOp::test_write(invoke_ms, invoke_ms + latency_ms, outcome)
     }
 
     #[test]

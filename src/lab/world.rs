@@ -7,7 +7,7 @@ use super::script::ClusterSpec;
 use super::timeline::Timeline;
 use crate::cluster::{Cluster, ClusterOptions, NodeView};
 use crate::events::EventBus;
-use crate::raft::{node_name, parse_node_name, NodeId, RaftConfig, Role, Term};
+use crate::raft::{node_name, parse_node_name, NodeId, Role, Term};
 use parking_lot::{Mutex, RwLock};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -225,14 +225,7 @@ async fn start_cluster(
     options.fsync = spec.fsync;
     options.fsync_delay = Duration::from_millis(spec.fsync_delay_ms);
     options.tick = Duration::from_millis(spec.tick_ms.max(1));
-    options.raft = RaftConfig {
-        heartbeat_interval_ticks: spec.heartbeat_ticks,
-        election_timeout_min_ticks: spec.election_timeout_ticks[0],
-        election_timeout_max_ticks: spec.election_timeout_ticks[1],
-        pre_vote: spec.pre_vote,
-        check_quorum: spec.check_quorum,
-        ..RaftConfig::default()
-    };
+    options.raft = spec.raft_config();
     options.raft.validate()?;
     Cluster::start(options, events.clone())
         .await

@@ -294,6 +294,29 @@ async fn a_body_over_one_mebibyte_is_payload_too_large() {
     cluster.shutdown().await;
 }
 
+/// A client waiting for `100 Continue` with a length over the limit is
+/// refused before it uploads anything, even below the drain limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expect_continue_over_the_limit_is_refused_before_the_upload() {
+    let cluster = cluster_with_one_key().await;
+    let address = cluster.cluster.address(TARGET).unwrap();
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /cache/{EXISTING_KEY} HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nContent-Length: 2000000\r\n\
+         Expect: 100-continue\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+
+    let answer = read_until_closed(&mut stream, Duration::from_secs(15)).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "expected 413 and no 100 Continue, got {answer:?}"
+    );
+    assert_healthy_and_unchanged(&cluster).await;
+    cluster.shutdown().await;
+}
+
 /// A declared length far past the limit is refused before the body is sent,
 /// and the connection is closed rather than drained.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

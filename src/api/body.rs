@@ -60,7 +60,21 @@ pub fn decode_key(raw: &str) -> Result<String, ApiError> {
 pub const DRAIN_MAX_BYTES: usize = 8 << 20;
 
 /// Reads the whole body, refusing more than `max_bytes` and slow senders.
-pub async fn read_body(body: Incoming, max_bytes: usize) -> Result<bytes::Bytes, ApiError> {
+pub async fn read_body(
+    request: hyper::Request<Incoming>,
+    max_bytes: usize,
+) -> Result<bytes::Bytes, ApiError> {
+    let expects_continue = request
+        .headers()
+        .get(hyper::header::EXPECT)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let body = request.into_body();
+    // A client that waits for `100 Continue` has sent no body yet: a length
+    // over the limit is refused now, before it uploads anything (hyper sends
+    // 100 Continue only once the body is read).
+    if expects_continue && body.size_hint().lower() > max_bytes as u64 {
+        return Err(payload_too_large(max_bytes, true));
+    }
     match tokio::time::timeout(BODY_READ_TIMEOUT, read_limited(body, max_bytes)).await {
         Err(_) => Err(ApiError {
             close_connection: true,
@@ -74,15 +88,19 @@ pub async fn read_body(body: Incoming, max_bytes: usize) -> Result<bytes::Bytes,
     }
 }
 
-async fn read_limited(mut body: Incoming, max_bytes: usize) -> Result<bytes::Bytes, ApiError> {
-    let too_large = |close_connection| ApiError {
+fn payload_too_large(max_bytes: usize, close_connection: bool) -> ApiError {
+    ApiError {
         close_connection,
         ..ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("the body exceeds {max_bytes} bytes"),
         )
-    };
+    }
+}
+
+async fn read_limited(mut body: Incoming, max_bytes: usize) -> Result<bytes::Bytes, ApiError> {
+    let too_large = |close_connection| payload_too_large(max_bytes, close_connection);
     let drain_limit = max_bytes.saturating_add(DRAIN_MAX_BYTES);
     // A declared length past the drain limit is refused before any of the
     // body is asked for (a client waiting on `Expect: 100-continue` never

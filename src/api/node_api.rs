@@ -227,7 +227,7 @@ impl NodeApi {
         key: String,
         request: Request<Incoming>,
     ) -> Result<Response<HttpBody>, ApiError> {
-        let bytes = read_body(request.into_body(), self.max_body_bytes).await?;
+        let bytes = read_body(request, self.max_body_bytes).await?;
         let body = parse_set_body(&bytes)?;
         let value_text = serde_json::to_string(&body.value).expect("JSON values serialize");
         let write = WriteRequest::Set {

@@ -200,7 +200,7 @@ fn event_stream(cluster: &Cluster) -> Response<HttpBody> {
 }
 
 async fn parse<T: serde::de::DeserializeOwned>(request: Request<Incoming>) -> Result<T, ApiError> {
-    let bytes = read_body(request.into_body(), MAX_CONTROL_BODY_BYTES).await?;
+    let bytes = read_body(request, MAX_CONTROL_BODY_BYTES).await?;
     serde_json::from_slice(&bytes).map_err(|problem| {
         ApiError::bad_request("invalid_json", format!("invalid request body: {problem}"))
     })

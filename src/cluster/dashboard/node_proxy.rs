@@ -63,7 +63,7 @@ pub async fn forward(
         None => format!("http://{address}{node_path}"),
     };
     let method = request.method().clone();
-    let body = crate::api::body::read_body(request.into_body(), MAX_FORWARDED_BODY_BYTES).await?;
+    let body = crate::api::body::read_body(request, MAX_FORWARDED_BODY_BYTES).await?;
     let body = (!body.is_empty()).then_some(body);
     let answer = HttpClient::with_timeout(FORWARD_TIMEOUT)
         .send(method, &url, body)

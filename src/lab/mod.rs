@@ -6,9 +6,9 @@
 //! watch the dashboard while it runs. The flow is one direction:
 //!
 //! ```text
-//! script.rs ─▶ runner.rs ─▶ world.rs (cluster, roles, bindings)
-//!                  │            └─▶ workload.rs (HTTP clients) ─▶ history.rs
-//!                  └─▶ timeline.rs (event stream: elections, terms)
+//! script.rs ─▶ runner/ ─▶ world.rs (cluster, roles, bindings)
+//!                │          └─▶ workload.rs (HTTP clients) ─▶ history.rs
+//!                └─▶ timeline.rs (event stream: elections, terms)
 //! history + timeline ─▶ checks.rs ─▶ report.rs (+ svg.rs) ─▶ results/<lab>/
 //! ```
 //!

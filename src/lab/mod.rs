@@ -6,7 +6,7 @@
 //! watch the dashboard while it runs. The flow is one direction:
 //!
 //! ```text
-//! script.rs ─▶ runner/ ─▶ world.rs (cluster, roles, bindings)
+//! script/ ─▶ runner/   ─▶ world.rs (cluster, roles, bindings)
 //!                │          └─▶ workload.rs (HTTP clients) ─▶ history.rs
 //!                └─▶ timeline.rs (event stream: elections, terms)
 //! history + timeline ─▶ checks.rs ─▶ report.rs (+ svg.rs) ─▶ results/<lab>/

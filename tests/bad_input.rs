@@ -299,16 +299,9 @@ async fn a_body_over_one_mebibyte_is_payload_too_large() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expect_continue_over_the_limit_is_refused_before_the_upload() {
     let cluster = cluster_with_one_key().await;
-    let address = cluster.cluster.address(TARGET).unwrap();
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    let head = format!(
-        "POST /cache/{EXISTING_KEY} HTTP/1.1\r\nHost: {address}\r\n\
-         Content-Type: application/json\r\nContent-Length: 2000000\r\n\
-         Expect: 100-continue\r\n\r\n"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
 
-    let answer = read_until_closed(&mut stream, Duration::from_secs(15)).await;
+    let answer = send_head_only(&cluster, "Content-Length: 2000000\r\nExpect: 100-continue").await;
+
     assert!(
         answer.starts_with("HTTP/1.1 413"),
         "expected 413 and no 100 Continue, got {answer:?}"
@@ -317,21 +310,27 @@ async fn an_expect_continue_over_the_limit_is_refused_before_the_upload() {
     cluster.shutdown().await;
 }
 
+/// Sends the head of a POST with `headers` and no body; returns everything
+/// the server says until it closes the connection.
+async fn send_head_only(cluster: &TestCluster, headers: &str) -> String {
+    let address = cluster.cluster.address(TARGET).unwrap();
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /cache/{EXISTING_KEY} HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\n{headers}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    read_until_closed(&mut stream, Duration::from_secs(15)).await
+}
+
 /// A declared length far past the limit is refused before the body is sent,
 /// and the connection is closed rather than drained.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declared_length_far_past_the_limit_is_refused_at_once() {
     let cluster = cluster_with_one_key().await;
-    let address = cluster.cluster.address(TARGET).unwrap();
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    let head = format!(
-        "POST /cache/{EXISTING_KEY} HTTP/1.1\r\nHost: {address}\r\n\
-         Content-Type: application/json\r\nContent-Length: 100000000\r\n\
-         Expect: 100-continue\r\n\r\n"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
 
-    let answer = read_until_closed(&mut stream, Duration::from_secs(15)).await;
+    // No Expect header: the length alone is enough to refuse without reading.
+    let answer = send_head_only(&cluster, "Content-Length: 100000000").await;
     assert!(
         answer.starts_with("HTTP/1.1 413"),
         "expected 413, got {answer:?}"

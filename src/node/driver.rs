@@ -58,6 +58,9 @@ pub struct Driver {
     forwarded: BTreeMap<u64, (NodeId, Waiting)>,
     /// Forwards from other nodes already taken, to drop duplicates.
     seen_forwards: SeenForwards,
+    /// The leader the forwards were last checked against: they are scanned
+    /// again only when the known leader changes, not on every step.
+    forwards_checked_for: Option<NodeId>,
     /// ReadIndex requests given to the core, by read id.
     reads: BTreeMap<u64, PendingRead>,
     /// Confirmed reads waiting for this node to apply up to their index.
@@ -86,6 +89,7 @@ impl Driver {
         Driver {
             config,
             seen_forwards,
+            forwards_checked_for: None,
             core,
             wal: Arc::new(Mutex::new(wal)),
             cache,
@@ -440,6 +444,10 @@ impl Driver {
     /// old leader may have appended it, and the new one may commit it), and a
     /// read, which is safe to repeat, goes to the new leader.
     fn abandon_forwards_to_old_leaders(&mut self, leader: Option<NodeId>) {
+        if self.forwards_checked_for == leader {
+            return;
+        }
+        self.forwards_checked_for = leader;
         let stale: Vec<u64> = self
             .forwarded
             .iter()
